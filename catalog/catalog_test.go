@@ -1,0 +1,168 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func TestDiscoverGolden(t *testing.T) {
+	c, err := Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := c.Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "catalog.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Fatalf("catalog differs from %s; run go test ./catalog -update and review the diff", golden)
+	}
+}
+
+func TestDiscoverMetadata(t *testing.T) {
+	c, err := Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Streams) != 2 {
+		t.Fatalf("got %d streams, want data and rejected", len(c.Streams))
+	}
+	for _, s := range c.Streams {
+		md := indexMetadata(s.Metadata)
+		root := md[""]
+		if root["forced-replication-method"] != "INCREMENTAL" {
+			t.Errorf("%s: forced-replication-method = %v", s.Stream, root["forced-replication-method"])
+		}
+		key := s.KeyProperties[0]
+		if got := md["properties\x00"+key]["inclusion"]; got != "automatic" {
+			t.Errorf("%s: key %s inclusion = %v, want automatic", s.Stream, key, got)
+		}
+	}
+	data := indexMetadata(c.Streams[0].Metadata)
+	if _, ok := data["properties\x00data\x00properties\x00recipient"]; !ok {
+		t.Error("no breadcrumb for data.recipient: nested fields cannot be deselected")
+	}
+}
+
+// setSelected returns a copy of the discovered catalog with breadcrumb
+// crumb of stream set to selected=v.
+func setSelected(t *testing.T, stream string, crumb []string, v bool) Catalog {
+	t.Helper()
+	c, err := Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copyC Catalog
+	raw, _ := json.Marshal(c)
+	if err := json.Unmarshal(raw, &copyC); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range copyC.Streams {
+		if s.Stream != stream {
+			continue
+		}
+		for j, m := range s.Metadata {
+			if strings.Join(m.Breadcrumb, "/") == strings.Join(crumb, "/") {
+				copyC.Streams[i].Metadata[j].Metadata["selected"] = v
+			}
+		}
+	}
+	return copyC
+}
+
+func TestSelect(t *testing.T) {
+	tests := []struct {
+		name        string
+		catalog     Catalog
+		wantStreams []string
+		wantDrop    [][]string
+		absentProp  string // a property that must be gone from the data schema
+	}{
+		{"everything by default", mustDiscover(t), []string{"data", "rejected"}, nil, ""},
+		{"stream deselected", setSelected(t, "rejected", []string{}, false), []string{"data"}, nil, ""},
+		{"nested field deselected", setSelected(t, "data", []string{"properties", "data", "properties", "recipient"}, false),
+			[]string{"data", "rejected"}, [][]string{{"data", "recipient"}}, "recipient"},
+		{"key cannot be deselected", setSelected(t, "data", []string{"properties", "event_id"}, false),
+			[]string{"data", "rejected"}, nil, ""},
+		{"no metadata selects all", Catalog{Streams: []Stream{{TapStreamID: "data", Stream: "data", Schema: json.RawMessage(`{"type":"object","properties":{"event_id":{"type":"string"}}}`)}}},
+			[]string{"data"}, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sel, err := tc.catalog.Select()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, n := range []string{"data", "rejected"} {
+				if _, ok := sel[n]; ok {
+					names = append(names, n)
+				}
+			}
+			if !reflect.DeepEqual(names, tc.wantStreams) {
+				t.Fatalf("streams = %v, want %v", names, tc.wantStreams)
+			}
+			if !reflect.DeepEqual(sel["data"].Drop, tc.wantDrop) {
+				t.Errorf("drop = %v, want %v", sel["data"].Drop, tc.wantDrop)
+			}
+			if !reflect.DeepEqual(sel["data"].KeyProperties, []string{"event_id"}) {
+				t.Errorf("keys = %v", sel["data"].KeyProperties)
+			}
+			if bytes.ContainsAny(sel["data"].Schema, "\n") {
+				t.Error("schema is not on one line")
+			}
+			if tc.absentProp != "" && bytes.Contains(sel["data"].Schema, []byte(`"`+tc.absentProp+`"`)) {
+				t.Errorf("schema still has %q", tc.absentProp)
+			}
+			if !bytes.Contains(sel["data"].Schema, []byte(`"event_id"`)) {
+				t.Error("schema lost event_id")
+			}
+		})
+	}
+}
+
+func mustDiscover(t *testing.T) Catalog {
+	c, err := Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestParse(t *testing.T) {
+	var buf bytes.Buffer
+	if err := mustDiscover(t).Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Streams) != 2 || c.Streams[0].Stream != "data" {
+		t.Fatalf("round trip lost streams: %+v", c.Streams)
+	}
+	if _, err := Parse(strings.NewReader(`{"streams":[{"tap_stream_id":"data"}]}`)); err == nil {
+		t.Error("a stream without schema was accepted")
+	}
+	if _, err := Parse(strings.NewReader(`not json`)); err == nil {
+		t.Error("garbage was accepted")
+	}
+}
