@@ -1,0 +1,139 @@
+// Package auth authenticates Customer.io webhooks without any HTTP
+// dependency: a [TokenSet] matches the secret token in the webhook path, and
+// a [Verifier] checks the X-CIO-Signature HMAC over the raw body.
+//
+// Both are safe for concurrent use and compare secrets in constant time.
+// Nothing here ever puts a token or key in an error message, so errors can
+// be logged as they are.
+//
+//	tokens, err := auth.ParseTokens(cfg.WebhookTokens)
+//	id, ok := tokens.Match(pathToken)          // id is safe to log
+//	v := auth.NewVerifier(cfg.SigningKeys, 5*time.Minute, time.Now)
+//	err = v.Verify(tsHeader, sigHeader, body) // nil, ErrMissing, ErrMalformed, ErrMismatch or ErrStale
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MinTokenLength is the shortest plain token accepted: 32 characters from
+// a random generator carry far more entropy than anyone can guess over HTTP.
+const MinTokenLength = 32
+
+// hashedPrefix marks a configured token given as the hex SHA-256 of the
+// real token, so the config file need not hold the secret itself.
+const hashedPrefix = "sha256:"
+
+// idContext separates token ids from any other use of the token hash.
+const idContext = "tap-customerio-webhook token id:"
+
+// TokenSet holds the configured webhook path tokens (config key
+// webhook_tokens). It is immutable after [ParseTokens] and so safe for
+// concurrent use; to rotate tokens, parse a new set and swap it in.
+type TokenSet struct {
+	hashes [][sha256.Size]byte
+	ids    []string
+}
+
+// ParseTokens builds a TokenSet from config entries. Each entry is either a
+// plain token of at least [MinTokenLength] characters that can stand in a
+// URL path segment, or "sha256:" followed by the 64 hex digits of the
+// SHA-256 of such a token. Errors name the entry by index, never by value.
+func ParseTokens(entries []string) (*TokenSet, error) {
+	if len(entries) == 0 {
+		return nil, errors.New("webhook_tokens: at least one token is required")
+	}
+	t := &TokenSet{}
+	var errs []error
+	seen := make(map[[sha256.Size]byte]int, len(entries))
+	for i, entry := range entries {
+		hash, err := parseToken(entry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("webhook_tokens[%d]: %w", i, err))
+			continue
+		}
+		if j, dup := seen[hash]; dup {
+			errs = append(errs, fmt.Errorf("webhook_tokens[%d]: same token as webhook_tokens[%d]", i, j))
+			continue
+		}
+		seen[hash] = i
+		t.hashes = append(t.hashes, hash)
+		t.ids = append(t.ids, tokenID(hash))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// parseToken returns the SHA-256 of the token an entry describes. Its
+// errors describe the problem without quoting the entry.
+func parseToken(entry string) ([sha256.Size]byte, error) {
+	var hash [sha256.Size]byte
+	if rest, ok := strings.CutPrefix(entry, hashedPrefix); ok {
+		if len(rest) != hex.EncodedLen(sha256.Size) {
+			return hash, fmt.Errorf("%s form needs %d hex digits, got %d characters",
+				hashedPrefix, hex.EncodedLen(sha256.Size), len(rest))
+		}
+		if _, err := hex.Decode(hash[:], []byte(rest)); err != nil {
+			return hash, errors.New(hashedPrefix + " form holds a character that is not a hex digit")
+		}
+		return hash, nil
+	}
+	if n := len(entry); n < MinTokenLength {
+		return hash, fmt.Errorf("token has %d characters, need at least %d (or %s<hex>)", n, MinTokenLength, hashedPrefix)
+	}
+	for i := 0; i < len(entry); i++ {
+		if !pathSafe(entry[i]) {
+			return hash, fmt.Errorf("character %d cannot stand in a URL path segment (use letters, digits and -._~)", i)
+		}
+	}
+	return sha256.Sum256([]byte(entry)), nil
+}
+
+// pathSafe reports whether c can appear in a path segment unescaped and
+// survive fasthttp's path normalisation unchanged.
+func pathSafe(c byte) bool {
+	switch {
+	case c <= ' ' || c >= 0x7f:
+		return false
+	case c == '/', c == '?', c == '#', c == '%', c == '\\':
+		return false
+	}
+	return true
+}
+
+// tokenID derives a short, non-secret name for a token from its hash, so
+// logs and the spool can tell tokens apart during a rotation. Plain and
+// hashed configuration of the same token give the same id.
+func tokenID(hash [sha256.Size]byte) string {
+	sum := sha256.Sum256([]byte(idContext + hex.EncodeToString(hash[:])))
+	return hex.EncodeToString(sum[:6])
+}
+
+// Match reports whether token is one of the set and, if so, the id of its
+// entry. It hashes token and compares the hash with every entry in constant
+// time, without stopping at the first match, so the time taken says nothing
+// about which token, or how much of one, was right.
+func (t *TokenSet) Match(token []byte) (id string, ok bool) {
+	hash := sha256.Sum256(token)
+	matched := -1
+	for i := range t.hashes {
+		eq := subtle.ConstantTimeCompare(hash[:], t.hashes[i][:])
+		matched = subtle.ConstantTimeSelect(eq, i, matched)
+	}
+	if matched < 0 {
+		return "", false
+	}
+	return t.ids[matched], true
+}
+
+// IDs returns the id of every entry, in configuration order.
+func (t *TokenSet) IDs() []string {
+	return append([]string(nil), t.ids...)
+}
