@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -42,9 +43,9 @@ type Result struct {
 	Record json.RawMessage
 	// EventID of a valid event.
 	EventID string
-	// Fields are the top-level property names of a valid event, in order,
-	// so the emitter can notice fields the schema does not describe yet.
-	Fields map[string]json.RawMessage
+	// Doc is the decoded event (numbers as json.Number), so the emitter can
+	// notice fields the schema does not describe yet without parsing again.
+	Doc map[string]any
 	// Reason says why the body is not a valid event; empty when it is.
 	Reason string
 }
@@ -54,33 +55,36 @@ func (c *Classifier) Classify(body []byte) Result {
 	if !utf8.Valid(body) {
 		return Result{Reason: "body is not valid UTF-8"}
 	}
-	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
+	dec.UseNumber() // integers beyond 2^53 stay exact for validation
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
 		return Result{Reason: notAnObject(body, err)}
 	}
-	if dec.More() {
+	fields, ok := doc.(map[string]any)
+	if !ok {
+		return Result{Reason: notAnObject(body, nil)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return Result{Reason: "body holds more than one JSON value"}
 	}
-	if _, err := dec.Token(); err == nil {
-		return Result{Reason: "body holds more than one JSON value"}
-	}
-	var id string
-	if raw, ok := fields["event_id"]; !ok {
+	id, isString := fields["event_id"].(string)
+	switch {
+	case fields["event_id"] == nil:
 		return Result{Reason: "event_id is missing"}
-	} else if err := json.Unmarshal(raw, &id); err != nil {
+	case !isString:
 		return Result{Reason: "event_id is not a string"}
-	} else if strings.TrimSpace(id) == "" {
+	case strings.TrimSpace(id) == "":
 		return Result{Reason: "event_id is empty"}
 	}
-	if reason := c.validate(body); reason != "" {
+	if reason := c.validate(doc); reason != "" {
 		return Result{Reason: reason}
 	}
 	record, err := c.record(body)
 	if err != nil {
 		return Result{Reason: err.Error()}
 	}
-	return Result{Record: record, EventID: id, Fields: fields}
+	return Result{Record: record, EventID: id, Doc: fields}
 }
 
 func notAnObject(body []byte, err error) string {
@@ -99,9 +103,19 @@ func notAnObject(body []byte, err error) string {
 	}
 }
 
-// validate returns the schema violations of body, or "".
-func (c *Classifier) validate(body []byte) string {
-	res, err := c.schema.Validate(gojsonschema.NewBytesLoader(body))
+// decodedLoader hands gojsonschema a document decoded already, so a body is
+// parsed once (gojsonschema's own loaders decode again, or even marshal and
+// decode again).
+type decodedLoader struct {
+	gojsonschema.JSONLoader
+	doc any
+}
+
+func (l decodedLoader) LoadJSON() (any, error) { return l.doc, nil }
+
+// validate returns the schema violations of doc, or "".
+func (c *Classifier) validate(doc any) string {
+	res, err := c.schema.Validate(decodedLoader{JSONLoader: gojsonschema.NewGoLoader(nil), doc: doc})
 	if err != nil {
 		return "validating body: " + err.Error()
 	}
