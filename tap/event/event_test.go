@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 )
@@ -226,5 +227,21 @@ func BenchmarkClassify(b *testing.B) {
 		if res := c.Classify(body); res.Reason != "" {
 			b.Fatal(res.Reason)
 		}
+	}
+}
+
+func TestRejection(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
+	raw, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"rejection_id":"sp:7","received_at":"2026-01-02T02:04:05.123456Z","reason":"body is empty","body":"a\"b\ufffd<"}`
+	if string(raw) != want {
+		t.Fatalf("got  %s\nwant %s", raw, want)
+	}
+	raw, err = Rejection("sp:7", at, "r", []byte("x"), [][]string{{"body"}})
+	if err != nil || bytes.Contains(raw, []byte(`"body"`)) {
+		t.Fatalf("deselected body kept: %s %v", raw, err)
 	}
 }
