@@ -1,0 +1,291 @@
+package tap
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+)
+
+// EnvPrefix prefixes the environment variable of every setting.
+const EnvPrefix = "TAP_CUSTOMERIO_WEBHOOK_"
+
+// Config is the tap's configuration. Tokens and keys are secrets: Config
+// is never logged or printed.
+type Config struct {
+	Listen          string
+	WebhookTokens   []string
+	SigningKeys     []string
+	SignatureMaxAge time.Duration
+	SpoolDir        string
+	SpoolMaxBytes   int64
+	MaxBodyBytes    int64
+	StateInterval   time.Duration
+	ExitAfterIdle   time.Duration
+	LogLevel        zerolog.Level
+}
+
+// setting is one config key: how --about describes it and how its JSON
+// value is decoded into Config. The defaults live here and nowhere else.
+type setting struct {
+	about.Setting
+	apply func(c *Config, raw json.RawMessage) error
+}
+
+func settings() []setting {
+	return []setting{
+		{about.Setting{Name: "listen", Type: "string", Default: "127.0.0.1:8080",
+			Description: `Address the HTTP server listens on; "" runs no server and only emits what the spool holds.`},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Listen) }},
+		{about.Setting{Name: "webhook_tokens", Type: "array", Required: true, Secret: true,
+			Description: "Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Two at once allow rotation."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeStrings(raw, &c.WebhookTokens); err != nil {
+					return err
+				}
+				if len(c.WebhookTokens) == 0 {
+					return errors.New("at least one token is required")
+				}
+				_, err := auth.ParseTokens(c.WebhookTokens)
+				return err
+			}},
+		{about.Setting{Name: "signing_keys", Type: "array", Secret: true,
+			Description: "Customer.io webhook signing keys; when set, every webhook must carry a valid X-CIO-Signature."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeStrings(raw, &c.SigningKeys); err != nil {
+					return err
+				}
+				for i, k := range c.SigningKeys {
+					if k == "" {
+						return fmt.Errorf("entry %d is empty", i)
+					}
+				}
+				return nil
+			}},
+		{about.Setting{Name: "signature_max_age", Type: "string", Default: "0s",
+			Description: `When > 0 (e.g. "5m"), reject signatures whose X-CIO-Timestamp is older or newer than this.`},
+			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SignatureMaxAge) }},
+		{about.Setting{Name: "spool_dir", Type: "string", Default: "./spool",
+			Description: "Where acknowledged webhooks are kept until emitted and released."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.SpoolDir); err != nil {
+					return err
+				}
+				if c.SpoolDir == "" {
+					return errors.New("must not be empty")
+				}
+				return nil
+			}},
+		{about.Setting{Name: "spool_max_bytes", Type: "integer", Default: 0,
+			Description: "When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes."},
+			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolMaxBytes, 0) }},
+		{about.Setting{Name: "max_body_bytes", Type: "integer", Default: 8 << 20,
+			Description: "Larger webhook bodies get 413."},
+			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxBodyBytes, 1) }},
+		{about.Setting{Name: "state_interval", Type: "string", Default: "1s",
+			Description: "How often, at most, a STATE message is written while records flow."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeDuration(raw, &c.StateInterval); err != nil {
+					return err
+				}
+				if c.StateInterval <= 0 {
+					return errors.New("must be positive")
+				}
+				return nil
+			}},
+		{about.Setting{Name: "exit_after_idle", Type: "string", Default: "0s",
+			Description: `When > 0, exit cleanly (final STATE, exit 0) after this long with nothing new to emit; "0s" runs until SIGTERM.`},
+			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.ExitAfterIdle) }},
+		{about.Setting{Name: "log_level", Type: "string", Default: "info",
+			Description: "trace, debug, info, warn or error. Logs are JSON on stderr."},
+			func(c *Config, raw json.RawMessage) error {
+				var s string
+				if err := decodeString(raw, &s); err != nil {
+					return err
+				}
+				lvl, err := zerolog.ParseLevel(strings.ToLower(s))
+				if err != nil || s == "" {
+					return fmt.Errorf("%q is not a log level", s)
+				}
+				c.LogLevel = lvl
+				return nil
+			}},
+	}
+}
+
+// Settings describes every config key, for --about.
+func Settings() []about.Setting {
+	var out []about.Setting
+	for _, s := range settings() {
+		out = append(out, s.Setting)
+	}
+	return out
+}
+
+// ConfigError is a bad config: the program exits 2 without starting.
+type ConfigError struct{ Errs []error }
+
+func (e *ConfigError) Error() string { return errors.Join(e.Errs...).Error() }
+
+// LoadConfig decodes a JSON config file over the defaults, then applies
+// TAP_CUSTOMERIO_WEBHOOK_<KEY> environment variables, which win over the
+// file (getenv is os.Getenv outside tests). Unknown keys are errors: a
+// misspelt signing_keys must not silently turn signature checks off. Every
+// problem is reported at once, each prefixed with its key.
+func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
+	file := map[string]json.RawMessage{}
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&file); err != nil {
+		return Config{}, &ConfigError{[]error{fmt.Errorf("config: not a JSON object: %w", err)}}
+	}
+	known := map[string]bool{}
+	var errs []error
+	var cfg Config
+	for _, s := range settings() {
+		known[s.Name] = true
+		raw, err := valueOf(s.Setting, file[s.Name], getenv(EnvPrefix+strings.ToUpper(s.Name)))
+		if err == nil && raw == nil && s.Required {
+			err = errors.New("required")
+		}
+		if err == nil && raw == nil && s.Default != nil {
+			raw, _ = json.Marshal(s.Default)
+		}
+		if err == nil && raw != nil {
+			err = s.apply(&cfg, raw)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+		}
+	}
+	var unknown []string
+	for k := range file {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		errs = append(errs, fmt.Errorf("%s: unknown key (see --about for the settings)", k))
+	}
+	if len(errs) > 0 {
+		return Config{}, &ConfigError{errs}
+	}
+	return cfg, nil
+}
+
+// LoadConfigFile is LoadConfig on the file at path with the real environment.
+func LoadConfigFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, &ConfigError{[]error{fmt.Errorf("config: %w", err)}}
+	}
+	defer f.Close()
+	return LoadConfig(f, os.Getenv)
+}
+
+// valueOf returns the JSON value of s: from the environment when set, else
+// from the file; nil when neither sets it (JSON null counts as unset, as
+// orchestrators write null for settings left empty).
+func valueOf(s about.Setting, fromFile json.RawMessage, fromEnv string) (json.RawMessage, error) {
+	if fromEnv != "" {
+		return envToJSON(s.Type, fromEnv)
+	}
+	if len(fromFile) == 0 || string(bytes.TrimSpace(fromFile)) == "null" {
+		return nil, nil
+	}
+	return fromFile, nil
+}
+
+// envToJSON turns an environment variable into the JSON the file would
+// hold. Arrays are a JSON array or a comma-separated list, as Meltano
+// passes array settings as JSON.
+func envToJSON(typ, v string) (json.RawMessage, error) {
+	switch typ {
+	case "integer":
+		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
+			return nil, fmt.Errorf("environment value is not an integer")
+		}
+		return json.RawMessage(strings.TrimSpace(v)), nil
+	case "array":
+		if strings.HasPrefix(strings.TrimSpace(v), "[") {
+			return json.RawMessage(v), nil
+		}
+		parts := strings.Split(v, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		return json.Marshal(parts)
+	default:
+		return json.Marshal(v)
+	}
+}
+
+func decodeString(raw json.RawMessage, dst *string) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errors.New("must be a string")
+	}
+	return nil
+}
+
+// decodeStrings accepts a list of strings, or one string for one entry.
+// Errors never quote the values: they are secrets.
+func decodeStrings(raw json.RawMessage, dst *[]string) error {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		*dst = []string{one}
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errors.New("must be a list of strings")
+	}
+	return nil
+}
+
+// decodeDuration accepts Go duration strings ("5m", "1h30m") and plain
+// numbers of seconds.
+func decodeDuration(raw json.RawMessage, dst *time.Duration) error {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		var secs float64
+		if err := json.Unmarshal(raw, &secs); err != nil {
+			return errors.New(`must be a duration such as "30s" or "5m"`)
+		}
+		s = strconv.FormatFloat(secs, 'f', -1, 64) + "s"
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf(`%q is not a duration such as "30s" or "5m"`, s)
+	}
+	if d < 0 {
+		return errors.New("must not be negative")
+	}
+	*dst = d
+	return nil
+}
+
+func decodeInt(raw json.RawMessage, dst *int64, min int64) error {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(strings.TrimSpace(s))
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return errors.New("must be an integer")
+	}
+	if n < min {
+		return fmt.Errorf("must be at least %d", min)
+	}
+	*dst = n
+	return nil
+}

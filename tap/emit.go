@@ -1,0 +1,227 @@
+package tap
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/schemas"
+	"github.com/cio-singer/tap-customerio-webhook/tap/event"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+// anyType is the schema of a field Customer.io sends that data.json does
+// not describe yet. Listing every type (rather than {}) keeps targets that
+// require a "type" working; they store it as JSON or text.
+var anyType = json.RawMessage(`{"type":["null","string","number","integer","boolean","object","array"]}`)
+
+// emitter turns spool records into Singer messages. It is used from one
+// goroutine.
+type emitter struct {
+	w          *singer.Writer
+	log        zerolog.Logger
+	sel        map[string]catalog.Selection
+	classifier *event.Classifier
+	spoolID    string
+	interval   time.Duration
+	now        func() time.Time
+
+	dataSchema *schemaDoc // the data schema as last written, grown by unknown fields
+	sent       map[string]bool
+	emitted    uint64 // offset of the last record handled
+	stated     uint64 // offset in the last STATE written
+	wroteState bool
+	lastState  time.Time
+	counts     map[string]uint64
+}
+
+func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
+	e := &emitter{w: w, log: log, sel: sel, spoolID: spoolID, interval: interval, now: time.Now,
+		sent: map[string]bool{}, emitted: start, stated: start, counts: map[string]uint64{}}
+	dataSel, ok := sel[schemas.Data]
+	if !ok {
+		// Valid events are still classified, so that invalid ones reach
+		// the rejected stream; the default schema decides.
+		raw, err := schemas.Load(schemas.Data)
+		if err != nil {
+			return nil, err
+		}
+		dataSel = catalog.Selection{Stream: schemas.Data, Schema: raw}
+	}
+	c, err := event.NewClassifier(dataSel.Schema, dataSel.Drop)
+	if err != nil {
+		return nil, fmt.Errorf("data schema: %w", err)
+	}
+	e.classifier = c
+	if e.dataSchema, err = parseSchemaDoc(dataSel.Schema, dataSel.Drop); err != nil {
+		return nil, fmt.Errorf("data schema: %w", err)
+	}
+	return e, nil
+}
+
+// emit writes the messages for one spool record.
+func (e *emitter) emit(rec spool.Record) error {
+	res := e.classifier.Classify(rec.Body)
+	if res.Reason == "" {
+		if err := e.emitData(rec, res); err != nil {
+			return err
+		}
+	} else if err := e.emitRejected(rec, res.Reason); err != nil {
+		return err
+	}
+	e.emitted = rec.Offset
+	if e.now().Sub(e.lastState) >= e.interval {
+		return e.writeState()
+	}
+	return nil
+}
+
+func (e *emitter) emitData(rec spool.Record, res event.Result) error {
+	sel, ok := e.sel[schemas.Data]
+	if !ok {
+		return nil
+	}
+	grew := e.dataSchema.learn(res.Doc)
+	if grew || !e.sent[schemas.Data] {
+		if err := e.w.WriteSchema(schemas.Data, e.dataSchema.raw, sel.KeyProperties); err != nil {
+			return fmt.Errorf("writing schema: %w", err)
+		}
+		e.sent[schemas.Data] = true
+	}
+	if err := e.w.WriteRecord(schemas.Data, res.Record, rec.ReceivedAt); err != nil {
+		return fmt.Errorf("writing record: %w", err)
+	}
+	e.counts[schemas.Data]++
+	e.log.Debug().Uint64("offset", rec.Offset).Str("event_id", res.EventID).Msg("emitted event")
+	return nil
+}
+
+func (e *emitter) emitRejected(rec spool.Record, reason string) error {
+	e.log.Warn().Uint64("offset", rec.Offset).Int("bytes", len(rec.Body)).Str("reason", truncate(reason, 200)).
+		Msg("webhook body is not a valid event: emitted on stream rejected")
+	sel, ok := e.sel[schemas.Rejected]
+	if !ok {
+		return nil
+	}
+	if !e.sent[schemas.Rejected] {
+		if err := e.w.WriteSchema(schemas.Rejected, sel.Schema, sel.KeyProperties); err != nil {
+			return fmt.Errorf("writing schema: %w", err)
+		}
+		e.sent[schemas.Rejected] = true
+	}
+	record, err := event.Rejection(fmt.Sprintf("%s:%d", e.spoolID, rec.Offset), rec.ReceivedAt, reason, rec.Body, sel.Drop)
+	if err != nil {
+		return err
+	}
+	if err := e.w.WriteRecord(schemas.Rejected, record, rec.ReceivedAt); err != nil {
+		return fmt.Errorf("writing record: %w", err)
+	}
+	e.counts[schemas.Rejected]++
+	return nil
+}
+
+// writeState writes a STATE covering every record handled so far, after
+// them, and flushes. It writes nothing when nothing changed since the last.
+func (e *emitter) writeState() error {
+	e.lastState = e.now()
+	if e.wroteState && e.stated == e.emitted {
+		return e.w.Flush()
+	}
+	if err := e.w.WriteState(encodeState(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID})); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	e.stated, e.wroteState = e.emitted, true
+	return nil
+}
+
+// statePending reports whether records were handled since the last STATE.
+func (e *emitter) statePending() bool { return e.emitted != e.stated }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// schemaDoc is a stream schema that grows when records carry fields it
+// does not describe: a new top-level field, or a new field inside an object
+// whose properties it lists (such as data). Without this, targets build
+// columns from the schema and would silently drop what Customer.io adds
+// tomorrow. Known fields never change type.
+type schemaDoc struct {
+	root map[string]any
+	raw  json.RawMessage
+	drop map[string]bool // deselected fields ("data.recipient"): never learnt back
+}
+
+func parseSchemaDoc(raw json.RawMessage, drop [][]string) (*schemaDoc, error) {
+	d := &schemaDoc{drop: map[string]bool{}}
+	for _, p := range drop {
+		d.drop[strings.Join(p, ".")] = true
+	}
+	if err := json.Unmarshal(raw, &d.root); err != nil {
+		return nil, err
+	}
+	return d, d.encode()
+}
+
+func (d *schemaDoc) encode() error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d.root); err != nil {
+		return err
+	}
+	d.raw = bytes.TrimRight(b.Bytes(), "\n")
+	return nil
+}
+
+// learn adds the fields of doc the schema lacks and reports whether it grew.
+func (d *schemaDoc) learn(doc map[string]any) bool {
+	if !d.learnObject(d.root, doc, "") {
+		return false
+	}
+	if err := d.encode(); err != nil {
+		return false
+	}
+	return true
+}
+
+func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix string) bool {
+	props, ok := node["properties"].(map[string]any)
+	if !ok || node["additionalProperties"] == false {
+		return false
+	}
+	grew := false
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := prefix + k
+		if d.drop[path] {
+			continue
+		}
+		sub, known := props[k].(map[string]any)
+		if !known {
+			var t map[string]any
+			_ = json.Unmarshal(anyType, &t)
+			props[k] = t
+			grew = true
+			continue
+		}
+		if inner, ok := doc[k].(map[string]any); ok && d.learnObject(sub, inner, path+".") {
+			grew = true
+		}
+	}
+	return grew
+}

@@ -1,0 +1,232 @@
+// Package tap is tap-customerio-webhook: it receives Customer.io reporting
+// webhooks, keeps each one durably in a local spool before answering 200,
+// and emits them as Singer messages on stdout (stream data keyed on
+// event_id, stream rejected for bodies that are not valid events).
+//
+// Delivery: a webhook answered 200 is in the spool (written and fsynced).
+// It is emitted after the offset of the --state given at start, so a
+// pipeline rerun from the last state its target printed emits every
+// record that target had not committed: at least once, and exactly one
+// row per event_id with an upserting target.
+package tap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+// Options are the inputs of Run.
+type Options struct {
+	Config    Config
+	State     Bookmark                     // from --state; zero starts at the beginning of the spool
+	Selection map[string]catalog.Selection // from --catalog, or catalog.Default()
+	Stdout    io.Writer
+	Log       zerolog.Logger
+	// Listener, when set, is used instead of listening on Config.Listen
+	// (tests pass a loopback listener on port 0).
+	Listener net.Listener
+	// OnListen, when set, is called with the server's address once it
+	// accepts connections.
+	OnListen func(addr net.Addr)
+}
+
+// Run receives and emits until ctx ends (SIGTERM), exit_after_idle passes
+// with nothing new, or stdout breaks. On the first two it stops accepting
+// (503), emits everything spooled, writes a final STATE and returns nil.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	sp, err := spool.Open(spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
+	if err != nil {
+		return fmt.Errorf("opening spool: %w", err)
+	}
+	defer sp.Close()
+
+	start := resumeOffset(o.State, sp, o.Log)
+	if err := sp.ReleaseThrough(start); err != nil {
+		return fmt.Errorf("releasing emitted spool segments: %w", err)
+	}
+	w := singer.NewWriter(o.Stdout)
+	em, err := newEmitter(w, o.Selection, sp.ID(), start, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	if err != nil {
+		return err
+	}
+	reader, err := sp.NewReader(start)
+	if err != nil {
+		return fmt.Errorf("reading spool: %w", err)
+	}
+	defer reader.Close()
+
+	srv, serveErr, err := startReceiver(cfg, sp, o)
+	if err != nil {
+		return err
+	}
+	stop := func() {
+		if srv != nil {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				o.Log.Warn().Err(err).Msg("stopping http server")
+			}
+		}
+		_ = sp.CloseWriter()
+	}
+	o.Log.Info().Uint64("offset", start).Str("spool_dir", cfg.SpoolDir).Msg("emitting spooled webhooks")
+
+	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, serveErr, o.Log)
+	stop()
+	if err != nil {
+		return err // stdout broke or the spool failed: no final STATE for what was not written
+	}
+	// Everything acknowledged before the server stopped is durable: emit it.
+	for {
+		rec, ok, err := reader.TryNext()
+		if err != nil {
+			return fmt.Errorf("reading spool: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if err := em.emit(rec); err != nil {
+			return err
+		}
+	}
+	if err := em.writeState(); err != nil {
+		return err
+	}
+	o.Log.Info().Uint64("offset", em.emitted).Uint64("data", em.counts["data"]).Uint64("rejected", em.counts["rejected"]).Msg("stopped")
+	return nil
+}
+
+// resumeOffset returns the offset to emit after. A bookmark from another
+// spool (its id differs, or it is beyond what this spool ever held) is not
+// trusted: emitting everything again is safe, skipping is not.
+func resumeOffset(b Bookmark, sp *spool.Spool, log zerolog.Logger) uint64 {
+	switch {
+	case b.SpoolOffset == 0:
+		return 0
+	case b.SpoolID != "" && b.SpoolID != sp.ID():
+		log.Warn().Str("state_spool_id", b.SpoolID).Str("spool_id", sp.ID()).Msg("state is from another spool: emitting this spool from its start")
+		return 0
+	case b.SpoolOffset > sp.Durable():
+		log.Warn().Uint64("state_offset", b.SpoolOffset).Uint64("durable", sp.Durable()).Msg("state is ahead of the spool: emitting the spool from its start")
+		return 0
+	}
+	return b.SpoolOffset
+}
+
+// startReceiver starts the HTTP server unless listen is "". serveErr
+// receives the server's error if it stops on its own.
+func startReceiver(cfg Config, sp *spool.Spool, o Options) (*receiver.Server, <-chan error, error) {
+	if cfg.Listen == "" && o.Listener == nil {
+		return nil, nil, nil
+	}
+	tokens, err := auth.ParseTokens(cfg.WebhookTokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tokenPtr atomic.Pointer[auth.TokenSet]
+	tokenPtr.Store(tokens)
+	srv, err := receiver.New(receiver.Config{
+		MaxBodyBytes: int(cfg.MaxBodyBytes),
+		Tokens:       &tokenPtr,
+		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
+		Appender:     sp,
+		Log:          o.Log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	o.Log.Info().Str("addr", ln.Addr().String()).Strs("token_ids", tokens.IDs()).Bool("signatures", len(cfg.SigningKeys) > 0).Msg("listening for webhooks")
+	if o.OnListen != nil {
+		o.OnListen(ln.Addr())
+	}
+	return srv, serveErr, nil
+}
+
+// emitLoop emits records as they become durable until ctx ends, the tap
+// has been idle for idle (when > 0), or an error. It returns nil on the
+// first two.
+func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Duration, serveErr <-chan error, log zerolog.Logger) error {
+	lastActivity := time.Now()
+	for {
+		rec, ok, err := r.TryNext()
+		if err != nil {
+			return fmt.Errorf("reading spool: %w", err)
+		}
+		if ok {
+			if err := em.emit(rec); err != nil {
+				return err
+			}
+			lastActivity = time.Now()
+			continue
+		}
+		// Caught up: let the target see what was written, and cover it
+		// with a STATE as soon as state_interval allows.
+		wait := time.Hour
+		if em.statePending() {
+			if due := em.lastState.Add(em.interval); time.Now().Before(due) {
+				wait = time.Until(due)
+			} else if err := em.writeState(); err != nil {
+				return err
+			}
+		}
+		if err := em.w.Flush(); err != nil {
+			return fmt.Errorf("writing to stdout: %w", err)
+		}
+		select {
+		case err := <-serveErr:
+			if err != nil {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return errors.New("http server stopped")
+		default:
+		}
+		if idle > 0 {
+			untilIdle := time.Until(lastActivity.Add(idle))
+			if untilIdle <= 0 {
+				log.Info().Dur("exit_after_idle", idle).Msg("idle: exiting")
+				return nil
+			}
+			wait = min(wait, untilIdle)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
+		rec, err = r.Next(waitCtx)
+		cancel()
+		switch {
+		case err == nil:
+			if err := em.emit(rec); err != nil {
+				return err
+			}
+			lastActivity = time.Now()
+		case ctx.Err() != nil:
+			return nil // shutting down
+		case errors.Is(err, context.DeadlineExceeded):
+			// a STATE is due, or the idle check at the top of the loop
+		case errors.Is(err, spool.ErrClosed):
+			return nil
+		default:
+			return fmt.Errorf("reading spool: %w", err)
+		}
+	}
+}
