@@ -1,0 +1,100 @@
+package spool
+
+import (
+	"io"
+	"io/fs"
+	"os"
+)
+
+// FS is the file layer under a spool. It exists so tests can inject what disks do: lost
+// unsynced writes, failing fsyncs, short writes, ENOSPC. Names are full paths.
+type FS interface {
+	MkdirAll(dir string) error
+	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	Stat(name string) (fs.FileInfo, error)
+	// ReadDir returns the names of the entries in dir, in any order.
+	ReadDir(dir string) ([]string, error)
+	Rename(oldname, newname string) error
+	Remove(name string) error
+	// SyncDir makes creations, renames and removals in dir durable.
+	SyncDir(dir string) error
+	// Lock takes an exclusive lock named by the file name, failing at once with an error
+	// wrapping ErrLocked when someone else holds it. Closing the result releases it.
+	Lock(name string) (io.Closer, error)
+}
+
+// File is an open file. Spool writes with WriteAt at explicit positions, so no file
+// position is shared between the writer and readers.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	Size() (int64, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// OSFS is the real file system; it is the default FS.
+type OSFS struct{}
+
+var _ FS = OSFS{}
+
+// MkdirAll creates dir and its parents.
+func (OSFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o750) }
+
+// OpenFile opens a file with os.OpenFile.
+func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+// Stat returns the file's metadata.
+func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+// ReadDir lists the names in dir.
+func (OSFS) ReadDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+// Rename renames a file atomically.
+func (OSFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+
+// Remove deletes a file.
+func (OSFS) Remove(name string) error { return os.Remove(name) }
+
+// SyncDir fsyncs the directory itself, which is what makes new and removed names durable.
+func (OSFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close() // the sync error is the one that matters
+		return err
+	}
+	return d.Close()
+}
+
+// Lock takes an exclusive advisory lock on name; see lockFile.
+func (OSFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
+
+type osFile struct{ *os.File }
+
+func (f osFile) Size() (int64, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
