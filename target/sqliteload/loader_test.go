@@ -214,11 +214,11 @@ func TestEnsureTable_Widens(t *testing.T) {
 		Rows: [][]any{{int64(1), int64(7), int64(5), "plain", time.Date(2024, 10, 1, 0, 0, 0, 0, time.UTC)}}})
 
 	wider := target.Table{Name: "w", Keys: []string{"id"}, Columns: []target.Column{
-		{Name: "id", Type: target.TypeText},         // a key widened: bigint -> text
-		{Name: "code", Type: target.TypeText},       // bigint -> text: needs TEXT affinity
-		{Name: "amount", Type: target.TypeNumeric},  // bigint -> numeric: needs no affinity
-		{Name: "note", Type: target.TypeJSON},       // text -> json: same affinity
-		{Name: "at", Type: target.TypeBigint},       // timestamp + bigint -> text
+		{Name: "id", Type: target.TypeText},        // a key widened: bigint -> text
+		{Name: "code", Type: target.TypeText},      // bigint -> text: needs TEXT affinity
+		{Name: "amount", Type: target.TypeNumeric}, // bigint -> numeric: needs no affinity
+		{Name: "note", Type: target.TypeJSON},      // text -> json: same affinity
+		{Name: "at", Type: target.TypeBigint},      // timestamp + bigint -> text
 	}}
 	got := ensure(t, l, wider)
 	wantTypes := map[string]target.ColumnType{"id": target.TypeText, "code": target.TypeText,
@@ -238,7 +238,7 @@ func TestEnsureTable_Widens(t *testing.T) {
 	rows := query(t, db, `SELECT id, code, amount FROM w ORDER BY id`)
 	want := [][]string{
 		{"string:007", "string:007", "string:12345678901234567890.5"}, // no affinity turned these into numbers
-		{"string:1", "string:7", "int64:5"},                            // old rows copied under the new affinity
+		{"string:1", "string:7", "int64:5"},                           // old rows copied under the new affinity
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("rows after widening = %v, want %v", rows, want)
