@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -422,9 +423,16 @@ func (r *runner) loaded(res result) error {
 // while the main loop runs.
 func (r *runner) loadLoop(ctx context.Context) {
 	defer close(r.results)
+	failed := false
 	for j := range r.jobs {
 		start := time.Now()
 		var res result
+		if failed || ctx.Err() != nil {
+			// After a failure nothing more is loaded: later batches would
+			// commit out of order behind the one that failed.
+			r.results <- result{id: j.id, err: errors.New("skipped after an earlier failure")}
+			continue
+		}
 		if j.table != nil {
 			err := r.retry(ctx, "ensuring table "+j.table.Name, func() error {
 				t, err := r.loader.EnsureTable(ctx, *j.table)
@@ -436,6 +444,7 @@ func (r *runner) loadLoop(ctx context.Context) {
 			res.err = r.retry(ctx, "loading into "+j.batch.Table, func() error { return r.loader.Load(ctx, j.batch) })
 		}
 		res.id, res.took = j.id, time.Since(start)
+		failed = res.err != nil
 		r.results <- res
 	}
 }

@@ -106,3 +106,5 @@ func TestLoad_RejectsBadValues(t *testing.T) {
 		t.Fatalf("failed batches left %d rows", n)
 	}
 }
+
+func jsonRaw(s string) json.RawMessage { return json.RawMessage(s) }

@@ -1,0 +1,195 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// memLoader is an in-memory Loader: tables of rows keyed like a warehouse
+// would key them, and a log of every call.
+type memLoader struct {
+	mu     sync.Mutex
+	tables map[string]*memTable
+	calls  []string   // "ensure t" / "load t n"
+	loads  []*Batch   // every batch loaded, in order
+	failOn func(n int, b *Batch) error // n counts Load calls from 1; nil: succeed
+	// onLoad runs at the start of every Load; tests use it to look at
+	// stdout at that moment or to block.
+	onLoad   func(b *Batch)
+	nLoads   int
+	closed   bool
+	transErr error // errors Retryable reports as transient
+}
+
+type memTable struct {
+	cols  []Column
+	keys  []string
+	rows  []map[string]any
+	index map[string]int
+}
+
+var errTransient = errors.New("connection reset (transient)")
+
+func newMemLoader() *memLoader {
+	return &memLoader{tables: map[string]*memTable{}, transErr: errTransient}
+}
+
+func (m *memLoader) EnsureTable(_ context.Context, t Table) (Table, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "ensure "+t.Name)
+	mt := m.tables[t.Name]
+	if mt == nil {
+		mt = &memTable{keys: t.Keys, index: map[string]int{}}
+		m.tables[t.Name] = mt
+	}
+	for _, c := range t.Columns {
+		found := false
+		for i := range mt.cols {
+			if mt.cols[i].Name == c.Name {
+				mt.cols[i].Type = Widen(mt.cols[i].Type, c.Type)
+				found = true
+			}
+		}
+		if !found {
+			mt.cols = append(mt.cols, c)
+		}
+	}
+	return Table{Name: t.Name, Columns: append([]Column(nil), mt.cols...), Keys: mt.keys}, nil
+}
+
+func (m *memLoader) Load(_ context.Context, b *Batch) error {
+	m.mu.Lock()
+	m.nLoads++
+	n := m.nLoads
+	onLoad, failOn := m.onLoad, m.failOn
+	m.mu.Unlock()
+	if onLoad != nil {
+		onLoad(b)
+	}
+	if failOn != nil {
+		if err := failOn(n, b); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, fmt.Sprintf("load %s %d", b.Table, len(b.Rows)))
+	m.loads = append(m.loads, b)
+	mt := m.tables[b.Table]
+	if mt == nil {
+		return fmt.Errorf("table %s does not exist", b.Table)
+	}
+	for _, r := range b.Rows {
+		row := map[string]any{}
+		for i, c := range b.Columns {
+			row[c] = r[i]
+		}
+		if len(b.Keys) == 0 {
+			mt.rows = append(mt.rows, row)
+			continue
+		}
+		var k []string
+		for _, kc := range b.Keys {
+			k = append(k, fmt.Sprint(row[kc]))
+		}
+		key := strings.Join(k, "\x00")
+		if i, ok := mt.index[key]; ok {
+			mt.rows[i] = row
+		} else {
+			mt.index[key] = len(mt.rows)
+			mt.rows = append(mt.rows, row)
+		}
+	}
+	return nil
+}
+
+func (m *memLoader) Retryable(err error) bool { return errors.Is(err, m.transErr) }
+
+func (m *memLoader) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
+
+func (m *memLoader) rows(table string) []map[string]any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mt := m.tables[table]; mt != nil {
+		return mt.rows
+	}
+	return nil
+}
+
+func (m *memLoader) callLog() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return strings.Join(m.calls, "; ")
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the target writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+var testNow = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+func testOptions() options {
+	o := defaultOptions()
+	o.now = func() time.Time { return testNow }
+	o.backoffMin, o.backoffMax, o.retryFor = time.Millisecond, 4*time.Millisecond, 5*time.Second
+	o.seqBase = 1_000_000
+	return o
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.MaxBatchAge = time.Hour // tests flush by size and at end unless they test age
+	return c
+}
+
+// runInput runs the core over input and returns its stdout.
+func runInput(t *testing.T, cfg Config, l *memLoader, input string) (string, error) {
+	t.Helper()
+	var out syncBuffer
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	err := run(context.Background(), cfg, l, strings.NewReader(input), &out, log, testOptions())
+	return out.String(), err
+}
+
+// lines joins Singer messages into input.
+func lines(msgs ...string) string { return strings.Join(msgs, "\n") + "\n" }
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func zerologT(t *testing.T) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }
