@@ -19,8 +19,8 @@ import (
 type memLoader struct {
 	mu     sync.Mutex
 	tables map[string]*memTable
-	calls  []string   // "ensure t" / "load t n"
-	loads  []*Batch   // every batch loaded, in order
+	calls  []string                    // "ensure t" / "load t n"
+	loads  []*Batch                    // every batch loaded, in order
 	failOn func(n int, b *Batch) error // n counts Load calls from 1; nil: succeed
 	// onLoad runs at the start of every Load; tests use it to look at
 	// stdout at that moment or to block.
