@@ -221,6 +221,17 @@ type memFile struct {
 	readOnly bool
 }
 
+// currentName is the file's name now: a rename moves the inode, not the open file.
+// The caller holds f.fs.mu.
+func (f *memFile) currentName() string {
+	for name, ino := range f.fs.names {
+		if ino == f.ino {
+			return name
+		}
+	}
+	return f.name // removed: keep the name it was opened by
+}
+
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
@@ -240,7 +251,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, &fs.PathError{Op: "write", Path: f.name, Err: syscall.EBADF}
 	}
-	n, err := len(p), f.fs.check("write", f.name)
+	n, err := len(p), f.fs.check("write", f.currentName())
 	if err != nil {
 		n = len(p) / 2
 	}
@@ -269,7 +280,7 @@ func (f *memFile) Size() (int64, error) {
 func (f *memFile) Truncate(size int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.fs.check("truncate", f.name); err != nil {
+	if err := f.fs.check("truncate", f.currentName()); err != nil {
 		return err
 	}
 	if size <= int64(len(f.ino.data)) {
@@ -283,7 +294,7 @@ func (f *memFile) Truncate(size int64) error {
 func (f *memFile) Sync() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.fs.check("sync", f.name); err != nil {
+	if err := f.fs.check("sync", f.currentName()); err != nil {
 		return &fs.PathError{Op: "sync", Path: f.name, Err: err}
 	}
 	f.ino.synced = append(f.ino.synced[:0], f.ino.data...)
