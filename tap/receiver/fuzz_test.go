@@ -1,0 +1,95 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+)
+
+// lastAppender keeps only the last body, so long fuzz runs stay small.
+type lastAppender struct {
+	last  []byte
+	calls uint64
+}
+
+func (l *lastAppender) Append(_ context.Context, body []byte, _ string) (uint64, error) {
+	l.last = append(l.last[:0], body...)
+	l.calls++
+	return l.calls, nil
+}
+
+// tableCodes are the only answers DESIGN.md §2 allows the handler to give.
+var tableCodes = map[int]bool{200: true, 401: true, 404: true, 405: true, 413: true, 503: true}
+
+func newFuzzServer(f *testing.F, keys []string, app Appender) *Server {
+	tokens := new(atomic.Pointer[auth.TokenSet])
+	tokens.Store(mustTokens(f, testToken))
+	srv, err := New(Config{
+		MaxBodyBytes: 4096,
+		Tokens:       tokens,
+		Verifier:     auth.NewVerifier(keys, time.Hour, nil),
+		Appender:     app,
+		Log:          zerolog.Nop(),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return srv
+}
+
+func FuzzHandler(f *testing.F) {
+	f.Add("POST", "/webhook/"+testToken, "Content-Type", "application/json", []byte(testBody), uint8(0))
+	f.Add("POST", "/webhook/"+testToken, auth.HeaderSignature, "v0=00", []byte(testBody), uint8(1))
+	f.Add("POST", "/webhook/"+testToken, "X-Other", "x", []byte(testBody), uint8(1|2))
+	f.Add("GET", "/webhook/"+testToken+"/../../readyz", "", "", []byte{}, uint8(0))
+	f.Add("DELETE", "/webhook/%2F..", "Transfer-Encoding", "chunked", []byte("\x00\xff"), uint8(4))
+	f.Add("POST", "/healthz?x=/webhook/"+testToken, "Host", "", bytes.Repeat([]byte("a"), 5000), uint8(2))
+
+	plain := &lastAppender{} // the fuzz function runs sequentially within a process
+	servers := []*Server{
+		newFuzzServer(f, nil, plain),
+		newFuzzServer(f, []string{testKey}, plain),
+		newFuzzServer(f, nil, &memAppender{err: errors.New("disk full")}),
+	}
+	f.Fuzz(func(t *testing.T, method, path, name, value string, body []byte, mode uint8) {
+		srv := servers[int(mode&3)%len(servers)]
+		ctx := &fasthttp.RequestCtx{}
+		req := &ctx.Request
+		req.Header.SetMethod(method)
+		req.SetRequestURI(path)
+		if name != "" {
+			req.Header.Set(name, value)
+		}
+		if mode&4 != 0 { // a correctly signed request, whatever else it carries
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			req.Header.Set(auth.HeaderTimestamp, ts)
+			req.Header.Set(auth.HeaderSignature, auth.Sign([]byte(testKey), []byte(ts), body))
+		}
+		req.SetBody(body)
+		before := plain.calls
+
+		srv.Handler()(ctx)
+
+		code := ctx.Response.StatusCode()
+		if !tableCodes[code] {
+			t.Fatalf("%q %q answered %d, which is not in the status table", method, path, code)
+		}
+		if code == 503 && len(ctx.Response.Header.Peek("Retry-After")) == 0 {
+			t.Fatal("503 without Retry-After")
+		}
+		if code == 200 && bytes.HasPrefix(ctx.Path(), webhookPrefix) {
+			if plain.calls == before || !bytes.Equal(plain.last, body) {
+				t.Fatal("200 for a webhook without its body reaching the Appender")
+			}
+		}
+	})
+}
