@@ -150,7 +150,7 @@ func parse(line []byte) (Message, error) {
 	if err := json.Unmarshal(line, &w); err != nil {
 		return Message{}, fmt.Errorf("decoding message: %w", err)
 	}
-	if w.Type == nil {
+	if w.Type == nil || *w.Type == "" {
 		return Message{}, errors.New("message has no type")
 	}
 	m := Message{Type: strings.ToUpper(*w.Type)}
