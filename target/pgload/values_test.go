@@ -98,8 +98,8 @@ func TestReplaceJSONNul(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"a":"x"}`, `{"a":"x"}`},
 		{`{"a":"x\u0000y"}`, `{"a":"x\ufffdy"}`},
-		{`{"a":"\\u0000"}`, `{"a":"\\u0000"}`},        // an escaped backslash, then text
-		{`{"a":"\\\u0000"}`, `{"a":"\\\ufffd"}`},      // escaped backslash, then a NUL escape
+		{`{"a":"\\u0000"}`, `{"a":"\\u0000"}`},         // an escaped backslash, then text
+		{`{"a":"\\\u0000"}`, `{"a":"\\\ufffd"}`},       // escaped backslash, then a NUL escape
 		{`["\u0000","\u0000"]`, `["\ufffd","\ufffd"]`}, // every one
 	}
 	for _, tc := range tests {
