@@ -80,7 +80,7 @@ func (s *Spool) cutTail(f File, damage *CorruptError, size int64, last uint64) (
 	if _, err := f.ReadAt(tail, damage.Pos); err != nil {
 		return 0, fmt.Errorf("reading damaged tail of %s: %w", damage.File, err)
 	}
-	frames, maxOff := salvageFrames(tail)
+	frames, maxOff := salvageFrames(tail, last)
 	if frames > 0 {
 		kept, err := s.keepCorrupt(fmt.Sprintf("%s.%d", damage.File, damage.Pos), tail)
 		if err != nil {
@@ -96,7 +96,7 @@ func (s *Spool) cutTail(f File, damage *CorruptError, size int64, last uint64) (
 	if err := f.Truncate(damage.Pos); err != nil {
 		return 0, fmt.Errorf("truncating segment %s: %w", damage.File, err)
 	}
-	return max(last, maxOff), nil
+	return maxOff, nil
 }
 
 // quarantineSegment moves aside a last segment whose header is damaged and starts a fresh one
@@ -107,7 +107,7 @@ func (s *Spool) quarantineSegment(first uint64, damage *CorruptError) error {
 	if err != nil {
 		return err
 	}
-	frames, maxOff := salvageFrames(data)
+	frames, maxOff := salvageFrames(data, first-1)
 	if allZero(data) {
 		// A header that never reached the disk: nothing was written in it.
 		if err := s.fs.Remove(name); err != nil {
@@ -193,16 +193,22 @@ func (s *Spool) readAll(name string) ([]byte, error) {
 	return data, nil
 }
 
-// salvageFrames scans b byte by byte for frames that pass every check and returns how many it
-// found and the highest offset among them. Cheap tests run before the checksum, so scanning
-// JSON bodies costs little.
-func salvageFrames(b []byte) (frames int, maxOff uint64) {
+// salvageWindow bounds how far past the last good offset a salvaged frame's offset may lie.
+// Real frames after damage are close to it; the bound lets the scan skip almost every byte
+// position without computing a checksum.
+const salvageWindow = 1 << 32
+
+// salvageFrames scans b byte by byte for frames that pass every check and carry an offset in
+// (after, after+salvageWindow], and returns how many it found and the highest offset among
+// them (or after).
+func salvageFrames(b []byte, after uint64) (frames int, maxOff uint64) {
+	maxOff = after
 	for i := 0; len(b)-i >= frameHeaderSize+minPayload; {
 		n, reason := payloadLen(b[i:])
 		end := i + frameHeaderSize + n
 		if reason == "" && end <= len(b) {
-			if off := binary.LittleEndian.Uint64(b[i+frameHeaderSize:]); off > 0 && off <= maxOffset {
-				if fr, reason := decodeFrame(b[i:end], 0); reason == "" {
+			if off := binary.LittleEndian.Uint64(b[i+frameHeaderSize:]); off > after && off-after <= salvageWindow {
+				if fr, reason := decodeFrame(b[i:end], after); reason == "" {
 					frames++
 					maxOff = max(maxOff, fr.off)
 					i = end

@@ -122,8 +122,8 @@ func Open(opts Options) (*Spool, error) {
 	if s.segmentBytes <= 0 {
 		s.segmentBytes = DefaultSegmentBytes
 	}
-	if err := s.fs.MkdirAll(s.dir); err != nil {
-		return nil, fmt.Errorf("creating spool directory: %w", err)
+	if err := s.makeDir(); err != nil {
+		return nil, err
 	}
 	lock, err := s.fs.Lock(s.path(lockFileName))
 	if errors.Is(err, ErrLocked) {
@@ -145,6 +145,30 @@ func Open(opts Options) (*Spool, error) {
 	s.log.Info().Str("dir", s.dir).Int("segments", st.Segments).Int64("bytes", st.Bytes).
 		Uint64("first_offset", st.FirstOffset).Uint64("offset", st.LastOffset).Msg("spool opened")
 	return s, nil
+}
+
+// makeDir creates the spool directory and makes its name durable: fsyncing files inside a
+// new directory does not persist the directory's own entry in its parent.
+func (s *Spool) makeDir() error {
+	var missing []string
+	for d := s.dir; ; d = filepath.Dir(d) {
+		if _, err := s.fs.Stat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := s.fs.MkdirAll(s.dir); err != nil {
+		return fmt.Errorf("creating spool directory: %w", err)
+	}
+	for _, d := range missing {
+		if err := s.fs.SyncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("syncing parent of new spool directory: %w", err)
+		}
+	}
+	return nil
 }
 
 // load reads the spool's identity and segment list and recovers the last segment.

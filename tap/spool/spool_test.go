@@ -462,3 +462,12 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Fatalf("TryNext after everything was read: ok=%v err=%v", ok, err)
 	}
 }
+
+func TestOpen_CreatesNestedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b", "spool")
+	s := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
+	mustAppend(t, s, "x", "t")
+	if _, err := os.Stat(filepath.Join(dir, segmentName(1))); err != nil {
+		t.Fatalf("segment not in the new directory: %v", err)
+	}
+}

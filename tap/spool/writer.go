@@ -121,18 +121,17 @@ func (s *Spool) commit(b *batch) error {
 			return err
 		}
 	}
-	name := segmentName(s.lastFirst())
 	if _, err := s.active.WriteAt(b.buf, s.activeSize); err != nil {
 		s.dirty = true
 		_ = s.repairTail() // retried before the next batch, which fails if it still fails
-		return fmt.Errorf("writing segment %s: %w", name, err)
+		return fmt.Errorf("writing segment %s: %w", segmentName(s.lastFirst()), err)
 	}
 	if err := s.active.Sync(); err != nil {
 		// After a failed fsync the kernel may have dropped the pages: never trust them, cut
 		// them off, and let the next batch write its records afresh.
 		s.dirty = true
 		_ = s.repairTail()
-		return fmt.Errorf("syncing segment %s: %w", name, err)
+		return fmt.Errorf("syncing segment %s: %w", segmentName(s.lastFirst()), err)
 	}
 	if s.dirSyncPending {
 		if err := s.fs.SyncDir(s.dir); err != nil {
