@@ -206,3 +206,26 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+func TestWriter_RecordShapes(t *testing.T) {
+	var buf bytes.Buffer
+	w := singer.NewWriter(&buf)
+	if err := w.WriteRecord("s", json.RawMessage("{\n  \"a\": 1\n}"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteRecord("s<&>", json.RawMessage(`{"b":2}`), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{``, `[1]`, `"x"`, `{`} {
+		if err := w.WriteRecord("s", json.RawMessage(bad), time.Time{}); err == nil {
+			t.Errorf("WriteRecord(%q) accepted a record that is not an object", bad)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"RECORD","stream":"s","record":{"a":1}}` + "\n" + `{"type":"RECORD","stream":"s<&>","record":{"b":2}}` + "\n"
+	if buf.String() != want {
+		t.Fatalf("got %q, want %q", buf.String(), want)
+	}
+}

@@ -2,6 +2,7 @@ package singer
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,8 +17,11 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 // output; WriteState and Flush push it to the underlying writer. A Writer is
 // not safe for concurrent use.
 type Writer struct {
-	bw  *bufio.Writer
-	enc *json.Encoder
+	bw         *bufio.Writer
+	enc        *json.Encoder
+	line       []byte // reused for RECORD lines
+	stream     string // the stream whose JSON form is in streamJSON
+	streamJSON []byte
 }
 
 // NewWriter returns a Writer writing to w through a buffer.
@@ -61,10 +65,44 @@ func (w *Writer) WriteSchema(stream string, schema json.RawMessage, keyPropertie
 	return nil
 }
 
-// WriteRecord writes a RECORD message. record must be a JSON object; it is
-// written compactly. timeExtracted is written in UTC with six fractional
-// digits; a zero time leaves time_extracted out.
+// WriteRecord writes a RECORD message. record must be a compact JSON
+// object; it is written as is, without being re-encoded (a record holding
+// line breaks is compacted first, so it cannot break the line framing).
+// timeExtracted is written in UTC with six fractional digits; a zero time
+// leaves time_extracted out.
 func (w *Writer) WriteRecord(stream string, record json.RawMessage, timeExtracted time.Time) error {
+	if len(record) < 2 || record[0] != '{' || record[len(record)-1] != '}' {
+		return fmt.Errorf("writing record of %s: record is not a JSON object", stream)
+	}
+	if bytes.IndexByte(record, '\n') >= 0 || bytes.IndexByte(record, '\r') >= 0 {
+		return w.writeRecordEncoded(stream, record, timeExtracted)
+	}
+	if stream != w.stream || w.streamJSON == nil {
+		enc, err := encodeString(stream)
+		if err != nil {
+			return fmt.Errorf("writing record of %s: %w", stream, err)
+		}
+		w.stream, w.streamJSON = stream, enc
+	}
+	line := append(w.line[:0], `{"type":"RECORD","stream":`...)
+	line = append(line, w.streamJSON...)
+	line = append(line, `,"record":`...)
+	line = append(line, record...)
+	if !timeExtracted.IsZero() {
+		line = append(line, `,"time_extracted":"`...)
+		line = timeExtracted.UTC().AppendFormat(line, timeLayout)
+		line = append(line, '"')
+	}
+	line = append(line, "}\n"...)
+	w.line = line
+	if _, err := w.bw.Write(line); err != nil {
+		return fmt.Errorf("writing record of %s: %w", stream, err)
+	}
+	return nil
+}
+
+// writeRecordEncoded is the slow path: encoding/json compacts record.
+func (w *Writer) writeRecordEncoded(stream string, record json.RawMessage, timeExtracted time.Time) error {
 	m := recordWire{Type: TypeRecord, Stream: stream, Record: record}
 	if !timeExtracted.IsZero() {
 		m.TimeExtracted = timeExtracted.UTC().Format(timeLayout)
@@ -73,6 +111,17 @@ func (w *Writer) WriteRecord(stream string, record json.RawMessage, timeExtracte
 		return fmt.Errorf("writing record of %s: %w", stream, err)
 	}
 	return nil
+}
+
+// encodeString returns s as a JSON string, without HTML escaping.
+func encodeString(s string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // WriteState writes a STATE message and flushes, so a state never waits in
