@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is one Singer message as read. Only the fields of its type are set.
@@ -128,74 +130,150 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 }
 
-// wireIn is every field any message may carry. Pointers tell absent from
-// empty where the difference matters.
-type wireIn struct {
-	Type               *string         `json:"type"`
-	Stream             *string         `json:"stream"`
-	Schema             json.RawMessage `json:"schema"`
-	KeyProperties      *[]string       `json:"key_properties"`
-	BookmarkProperties []string        `json:"bookmark_properties"`
-	Record             json.RawMessage `json:"record"`
-	TimeExtracted      *string         `json:"time_extracted"`
-	Version            *int64          `json:"version"`
-	Value              json.RawMessage `json:"value"`
+// envelope is every field any message may carry, as raw JSON values
+// (sub-slices of the line). nil means absent.
+type envelope struct {
+	typ, stream, schema, keyProperties, bookmarkProperties []byte
+	record, timeExtracted, version, value                  []byte
 }
 
+// parse decodes one line. The line is validated once with json.Valid; the
+// envelope's members are then located without decoding the record, which
+// is copied as is for the caller to decode once.
 func parse(line []byte) (Message, error) {
 	if line[0] != '{' {
 		return Message{}, errors.New("not a JSON object")
 	}
-	var w wireIn
-	if err := json.Unmarshal(line, &w); err != nil {
+	if !json.Valid(line) {
+		var v any
+		err := json.Unmarshal(line, &v) // only to say where the JSON is wrong
 		return Message{}, fmt.Errorf("decoding message: %w", err)
 	}
-	if w.Type == nil || *w.Type == "" {
+	var e envelope
+	err := EachMember(line, func(key, value []byte) error {
+		switch strings.ToLower(string(key[1 : len(key)-1])) {
+		case "type":
+			e.typ = value
+		case "stream":
+			e.stream = value
+		case "schema":
+			e.schema = value
+		case "key_properties":
+			e.keyProperties = value
+		case "bookmark_properties":
+			e.bookmarkProperties = value
+		case "record":
+			e.record = value
+		case "time_extracted":
+			e.timeExtracted = value
+		case "version":
+			e.version = value
+		case "value":
+			e.value = value
+		}
+		return nil
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("decoding message: %w", err)
+	}
+	return e.message()
+}
+
+func (e *envelope) message() (Message, error) {
+	typ, err := stringField("type", e.typ)
+	if err != nil {
+		return Message{}, err
+	}
+	if typ == "" {
 		return Message{}, errors.New("message has no type")
 	}
-	m := Message{Type: strings.ToUpper(*w.Type)}
-	if w.Stream != nil {
-		m.Stream = *w.Stream
+	m := Message{Type: strings.ToUpper(typ)}
+	if m.Stream, err = stringField("stream", e.stream); err != nil {
+		return Message{}, err
 	}
 	switch m.Type {
 	case TypeSchema:
 		if m.Stream == "" {
 			return Message{}, errors.New("SCHEMA without stream")
 		}
-		if !isObject(w.Schema) {
+		if !isObject(e.schema) {
 			return Message{}, errors.New("SCHEMA without a schema object")
 		}
-		m.Schema = w.Schema
-		if w.KeyProperties != nil {
-			m.KeyProperties, m.HasKeyProperties = *w.KeyProperties, true
+		m.Schema = bytes.Clone(e.schema)
+		if !isNull(e.keyProperties) {
+			if err := json.Unmarshal(e.keyProperties, &m.KeyProperties); err != nil {
+				return Message{}, fmt.Errorf("key_properties: %w", err)
+			}
+			m.HasKeyProperties = true
 			if m.KeyProperties == nil {
 				m.KeyProperties = []string{}
 			}
 		}
-		m.BookmarkProperties = w.BookmarkProperties
+		if !isNull(e.bookmarkProperties) {
+			if err := json.Unmarshal(e.bookmarkProperties, &m.BookmarkProperties); err != nil {
+				return Message{}, fmt.Errorf("bookmark_properties: %w", err)
+			}
+		}
 	case TypeRecord:
 		if m.Stream == "" {
 			return Message{}, errors.New("RECORD without stream")
 		}
-		if !isObject(w.Record) {
+		if !isObject(e.record) {
 			return Message{}, errors.New("RECORD without a record object")
 		}
-		m.Record, m.Version = w.Record, w.Version
-		if w.TimeExtracted != nil {
-			t, err := ParseTime(*w.TimeExtracted)
+		m.Record = bytes.Clone(e.record)
+		if m.Version, err = versionField(e.version); err != nil {
+			return Message{}, err
+		}
+		if !isNull(e.timeExtracted) {
+			s, err := stringField("time_extracted", e.timeExtracted)
 			if err != nil {
+				return Message{}, err
+			}
+			if m.TimeExtracted, err = ParseTime(s); err != nil {
 				return Message{}, fmt.Errorf("time_extracted: %w", err)
 			}
-			m.TimeExtracted = t
 		}
 	case TypeState:
-		if !isNull(w.Value) {
-			m.Value = w.Value
+		if !isNull(e.value) {
+			m.Value = bytes.Clone(e.value)
 		}
 	case TypeActivateVersion:
-		m.Version = w.Version
+		if m.Version, err = versionField(e.version); err != nil {
+			return Message{}, err
+		}
 	}
 	return m, nil
+}
+
+// stringField decodes a JSON string member; absent or null gives "".
+func stringField(name string, raw []byte) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	if raw[0] != '"' {
+		return "", fmt.Errorf("%s is not a string", name)
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+func versionField(raw []byte) (*int64, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("version %.30s is not an integer", raw)
+	}
+	return &n, nil
 }
 
 // ParseTime parses an RFC 3339 date-time with any offset and returns the
@@ -218,6 +296,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-func isObject(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '{' }
+func isObject(raw []byte) bool { return len(raw) > 0 && raw[0] == '{' }
 
-func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+func isNull(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
