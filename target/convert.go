@@ -19,7 +19,7 @@ func fillRow(l *layout, types []ColumnType, rec []byte, row []any, unknown func(
 }
 
 func fillObject(fields map[string]*field, types []ColumnType, obj []byte, row []any, prefix string, unknown func(string)) error {
-	return eachMember(obj, func(rawKey, value []byte) error {
+	return singer.EachMember(obj, func(rawKey, value []byte) error {
 		key, err := memberName(rawKey)
 		if err != nil {
 			return err

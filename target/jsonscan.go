@@ -7,19 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// This file walks JSON that the singer.Reader has already validated, so a
-// record is decoded once, straight into column values, without building
-// maps. Every function still checks bounds and reports malformed input as an
-// error rather than panicking.
+// Records are walked with singer.EachMember over JSON the singer.Reader has
+// already validated, so a record is decoded once, straight into column
+// values, without building maps. The helpers here still check bounds and
+// never panic on malformed input.
 
 var errMalformed = errors.New("malformed JSON")
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
 
 // scanString returns the index after the string starting at b[i] == '"' and
 // whether it contains escapes.
@@ -34,94 +27,6 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 	return 0, false, errMalformed
-}
-
-// scanValue returns the index after the value starting at b[i].
-func scanValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errMalformed
-	}
-	switch b[i] {
-	case '"':
-		end, _, err := scanString(b, i)
-		return end, err
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, _, err := scanString(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return 0, errMalformed
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return 0, errMalformed
-		}
-		return j, nil
-	}
-}
-
-// eachMember calls fn with the raw key (quotes included) and raw value of
-// every member of the JSON object obj, in order.
-func eachMember(obj []byte, fn func(key, value []byte) error) error {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return errMalformed
-	}
-	i = skipSpace(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
-		return nil
-	}
-	for {
-		if i >= len(obj) || obj[i] != '"' {
-			return errMalformed
-		}
-		kEnd, _, err := scanString(obj, i)
-		if err != nil {
-			return err
-		}
-		key := obj[i:kEnd]
-		i = skipSpace(obj, kEnd)
-		if i >= len(obj) || obj[i] != ':' {
-			return errMalformed
-		}
-		i = skipSpace(obj, i+1)
-		vEnd, err := scanValue(obj, i)
-		if err != nil {
-			return err
-		}
-		if err := fn(key, obj[i:vEnd]); err != nil {
-			return err
-		}
-		i = skipSpace(obj, vEnd)
-		if i >= len(obj) {
-			return errMalformed
-		}
-		switch obj[i] {
-		case ',':
-			i = skipSpace(obj, i+1)
-		case '}':
-			return nil
-		default:
-			return errMalformed
-		}
-	}
 }
 
 // decodeString returns the Go string of the JSON string raw. NUL, which
@@ -172,22 +77,44 @@ func compactJSON(raw []byte) []byte {
 }
 
 func needsRewrite(raw []byte) bool {
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		return true // possibly an escaped backslash before "u0000": the rewrite tells them apart
+	}
 	for i := 0; i < len(raw); i++ {
 		switch raw[i] {
 		case ' ', '\t', '\n', '\r':
 			return true
 		case '"':
-			end, escaped, err := scanString(raw, i)
-			if err != nil {
+			end := stringEnd(raw, i)
+			if end < 0 {
 				return false
 			}
-			if escaped && bytes.Contains(raw[i:end], []byte(`\u0000`)) {
-				return true
-			}
-			i = end - 1
+			i = end
 		}
 	}
 	return false
+}
+
+// stringEnd returns the index of the quote closing the string that starts
+// at raw[i] == '"', or -1. It jumps from quote to quote with IndexByte,
+// which is much faster than a byte loop on long strings.
+func stringEnd(raw []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(raw[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		backslashes := 0
+		for b := j - 1; b > i && raw[b] == '\\'; b-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return j
+		}
+		j++
+	}
 }
 
 // appendStringNoNUL appends the JSON string s, rewriting \u0000 escapes
