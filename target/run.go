@@ -171,6 +171,8 @@ func (r *runner) finish() error {
 	return nil
 }
 
+// summary logs rows loaded per stream and overall; rows can be fewer than
+// records when a batch held several records with the same key.
 func (r *runner) summary() {
 	took := time.Since(r.started)
 	var total int64
@@ -182,7 +184,7 @@ func (r *runner) summary() {
 	if took > 0 {
 		rate = float64(total) / took.Seconds()
 	}
-	r.log.Info().Int64("rows", total).Int("streams", len(r.order)).Int("states", r.gate.written).
+	r.log.Info().Int64("records", r.nextSeq).Int64("rows", total).Int("streams", len(r.order)).Int("states", r.gate.written).
 		Dur("took", took).Float64("rows_per_s", rate).Msg("end of input: all rows loaded")
 }
 
