@@ -1,0 +1,246 @@
+package tap
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+var receivedAt = time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
+
+func newTestEmitter(t *testing.T, out *bytes.Buffer, sel map[string]catalog.Selection) *emitter {
+	t.Helper()
+	if sel == nil {
+		var err error
+		if sel, err = catalog.Default(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := newEmitter(singer.NewWriter(out), sel, "spool-test", 0, time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.now = func() time.Time { return receivedAt }
+	e.lastState = receivedAt // no STATE until asked for
+	return e
+}
+
+// TestEmitGolden pins the exact Singer lines emitted for every sample
+// payload: the format other people's targets parse.
+func TestEmitGolden(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "payloads", "*.json"))
+	if len(paths) == 0 {
+		t.Fatal("no sample payloads")
+	}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			e := newTestEmitter(t, &out, nil)
+			if err := e.emit(spool.Record{Offset: 1, ReceivedAt: receivedAt, TokenID: "tok", Body: body}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.writeState(); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", name+".singer.jsonl")
+			if *update {
+				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Fatalf("output differs from %s (go test ./tap -run Golden -update, then review the diff):\n%s", golden, out.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"type":"SCHEMA","stream":"data"`) ||
+				!strings.HasPrefix(lines[1], `{"type":"RECORD","stream":"data"`) || !strings.HasPrefix(lines[2], `{"type":"STATE"`) {
+				t.Fatalf("want SCHEMA, RECORD, STATE for stream data, got:\n%s", out.String())
+			}
+			var rec struct {
+				Record        map[string]any `json:"record"`
+				TimeExtracted string         `json:"time_extracted"`
+			}
+			if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {
+				t.Fatal(err)
+			}
+			var sent map[string]any
+			_ = json.Unmarshal(body, &sent)
+			a, _ := json.Marshal(sent)
+			b, _ := json.Marshal(rec.Record)
+			if !bytes.Equal(a, b) {
+				t.Errorf("record is not the body as sent:\n%s\n%s", a, b)
+			}
+			if rec.TimeExtracted != "2026-11-25T10:00:00.123456Z" {
+				t.Errorf("time_extracted = %q", rec.TimeExtracted)
+			}
+		})
+	}
+}
+
+func messages(t *testing.T, out *bytes.Buffer) []singer.Message {
+	t.Helper()
+	r := singer.NewReader(bytes.NewReader(out.Bytes()), 0)
+	var msgs []singer.Message
+	for {
+		m, err := r.Next()
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+func TestEmitRejected(t *testing.T) {
+	var out bytes.Buffer
+	e := newTestEmitter(t, &out, nil)
+	for i, body := range []string{"not json", `{"no_id":1}`, `{"event_id":"ok"}`} {
+		if err := e.emit(spool.Record{Offset: uint64(i + 1), ReceivedAt: receivedAt, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.writeState(); err != nil {
+		t.Fatal(err)
+	}
+	var rejected []map[string]any
+	var data int
+	for _, m := range messages(t, &out) {
+		switch {
+		case m.Type == "RECORD" && m.Stream == "rejected":
+			var r map[string]any
+			_ = json.Unmarshal(m.Record, &r)
+			rejected = append(rejected, r)
+		case m.Type == "RECORD" && m.Stream == "data":
+			data++
+		}
+	}
+	if len(rejected) != 2 || data != 1 {
+		t.Fatalf("got %d rejected and %d data records, want 2 and 1", len(rejected), data)
+	}
+	if rejected[0]["rejection_id"] != "spool-test:1" || rejected[0]["body"] != "not json" || rejected[1]["reason"] != "event_id is missing" {
+		t.Errorf("rejected records: %v", rejected)
+	}
+}
+
+// TestEmitLearnsUnknownFields: a field data.json does not describe yet is
+// added to the SCHEMA (sent again before the record), so targets that build
+// columns from the schema keep it.
+func TestEmitLearnsUnknownFields(t *testing.T) {
+	var out bytes.Buffer
+	e := newTestEmitter(t, &out, nil)
+	bodies := []string{
+		`{"event_id":"a","metric":"sent"}`,
+		`{"event_id":"b","brand_new":{"x":1},"data":{"future_field":"y"}}`,
+		`{"event_id":"c","brand_new":{"x":2},"data":{"future_field":"z"}}`,
+	}
+	for i, b := range bodies {
+		if err := e.emit(spool.Record{Offset: uint64(i + 1), ReceivedAt: receivedAt, Body: []byte(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var schemas []string
+	for _, m := range messages(t, &out) {
+		if m.Type == "SCHEMA" {
+			schemas = append(schemas, string(m.Schema))
+		}
+	}
+	if len(schemas) != 2 {
+		t.Fatalf("got %d SCHEMA messages, want 2 (initial, then grown once)", len(schemas))
+	}
+	if strings.Contains(schemas[0], "brand_new") || !strings.Contains(schemas[1], `"brand_new"`) || !strings.Contains(schemas[1], `"future_field"`) {
+		t.Fatalf("schema did not grow as expected:\n%s\n%s", schemas[0], schemas[1])
+	}
+}
+
+func TestEmitCatalogSelection(t *testing.T) {
+	c, err := catalog.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.Streams {
+		for j, m := range c.Streams[i].Metadata {
+			crumb := strings.Join(m.Breadcrumb, "/")
+			if (c.Streams[i].Stream == "data" && crumb == "properties/data/properties/recipient") ||
+				(c.Streams[i].Stream == "rejected" && crumb == "") {
+				c.Streams[i].Metadata[j].Metadata["selected"] = false
+			}
+		}
+	}
+	sel, err := c.Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	e := newTestEmitter(t, &out, sel)
+	body, _ := os.ReadFile(filepath.Join("..", "testdata", "payloads", "email_sent.json"))
+	for i, b := range [][]byte{body, []byte("junk")} {
+		if err := e.emit(spool.Record{Offset: uint64(i + 1), ReceivedAt: receivedAt, Body: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.writeState(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "ana.ruiz@example.org\"") && strings.Contains(out.String(), `"recipient"`) {
+		t.Error("deselected data.recipient reached stdout")
+	}
+	if strings.Contains(out.String(), `"stream":"rejected"`) {
+		t.Error("deselected stream rejected was emitted")
+	}
+	msgs := messages(t, &out)
+	last := msgs[len(msgs)-1]
+	if last.Type != "STATE" || !strings.Contains(string(last.Value), `"spool_offset":2`) {
+		t.Errorf("state does not cover the unselected record: %s", last.Value)
+	}
+}
+
+func TestParseState(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Bookmark
+		bad  bool
+	}{
+		{``, Bookmark{}, false},
+		{`null`, Bookmark{}, false},
+		{`{}`, Bookmark{}, false},
+		{`{"bookmarks":{"data":{"spool_offset":7,"spool_id":"x"}}}`, Bookmark{7, "x"}, false},
+		{`{"bookmarks":{"data":{"spool_offset":7,"spool_id":"x"},"rejected":{"spool_offset":5,"spool_id":"x"}}}`, Bookmark{5, "x"}, false},
+		{`{"bookmarks":{"data":{"spool_offset":"seven"}}}`, Bookmark{}, true},
+		{`[`, Bookmark{}, true},
+	}
+	for _, tc := range tests {
+		got, err := ParseState([]byte(tc.in))
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("ParseState(%s) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+	round, err := ParseState(encodeState(Bookmark{42, "id"}))
+	if err != nil || round != (Bookmark{42, "id"}) {
+		t.Errorf("round trip: %+v %v", round, err)
+	}
+}
