@@ -1,0 +1,49 @@
+# tap-customerio-webhook: a Singer tap for Customer.io reporting webhooks,
+# and the Singer targets target-postgres and target-sqlite.
+.PHONY: help build run test test-race fuzz bench golden fmt vet tidy-check clean
+
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 60s
+# Every fuzz target: package:Function. Their seed corpora also run in `make test`.
+FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
+               ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build every binary into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build ## receive webhooks on 127.0.0.1:8080 and load them into ./customerio.db
+	@scripts/run-demo.sh
+
+test: ## every test, including PostgreSQL integration tests (starts a throwaway cluster)
+	$(GO) vet ./...
+	$(GO) test -race -shuffle=on -timeout 30m ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 60s)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
+
+bench: build ## benchmarks: go test -bench, the HTTP ingest ratio and the target-postgres/psql ratio
+	@mkdir -p .bench
+	$(GO) test -run='^$$' -bench=. -benchmem ./tap/... ./internal/... ./target/... | tee .bench/go.txt
+	scripts/bench-ingest.sh | tee .bench/ingest.txt
+	scripts/bench-target-postgres.sh | tee .bench/target-postgres.txt
+
+golden: ## rewrite golden files; review the diff before committing
+	$(GO) test ./tap/ ./catalog/ -run Golden -update
+
+fmt: ## gofmt
+	gofmt -s -w .
+
+vet: ## go vet
+	$(GO) vet ./...
+
+tidy-check: ## fail if go.mod/go.sum are not tidy
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+clean: ## remove build outputs
+	rm -rf $(BIN) .bench
