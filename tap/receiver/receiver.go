@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,7 +147,10 @@ type Server struct {
 	retryAfter string
 	httpServer *fasthttp.Server
 	draining   atomic.Bool
-	counts     [600]atomic.Uint64 // requests answered, by status code
+
+	mu        sync.Mutex
+	listeners []net.Listener     // closed by Shutdown, even if fasthttp has not seen them yet
+	counts    [600]atomic.Uint64 // requests answered, by status code
 }
 
 // New validates cfg, fills in defaults and returns a Server that is not
@@ -180,8 +184,16 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown, then returns nil.
+// Serve accepts connections on ln until Shutdown, then returns nil. After
+// Shutdown it returns nil at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
 	s.log.Info().Str("listen", ln.Addr().String()).Msg("receiving webhooks")
 	if err := s.httpServer.Serve(ln); err != nil {
 		return fmt.Errorf("serving http: %w", err)
@@ -194,9 +206,20 @@ func (s *Server) Serve(ln net.Listener) error {
 // (and their Appends) have finished or ctx ends. Customer.io retries the
 // 503s later, so nothing is lost.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
 	s.draining.Store(true)
+	listeners := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
 	s.log.Info().Msg("shutting down: answering 503 to new webhooks")
-	if err := s.httpServer.ShutdownWithContext(ctx); err != nil {
+	err := s.httpServer.ShutdownWithContext(ctx)
+	// A Serve that started just before Shutdown may not have handed its
+	// listener to fasthttp yet, and fasthttp would then never close it.
+	// Closing it again when fasthttp did is harmless.
+	for _, ln := range listeners {
+		_ = ln.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("shutting down http server: %w", err)
 	}
 	return nil

@@ -507,3 +507,26 @@ func TestServer_Counts(t *testing.T) {
 		t.Fatalf("Counts() = %v; want map[200:3 404:1]", got)
 	}
 }
+
+func TestServer_ShutdownRacingServe(t *testing.T) {
+	tokens := new(atomic.Pointer[auth.TokenSet])
+	tokens.Store(mustTokens(t, testToken))
+	for range 20 {
+		srv, err := New(Config{Tokens: tokens, Verifier: auth.NewVerifier(nil, 0, nil), Appender: &memAppender{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := fasthttputil.NewInmemoryListener()
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; err != nil { // would hang if the listener stayed open
+			t.Fatalf("Serve() = %v", err)
+		}
+		if err := srv.Serve(fasthttputil.NewInmemoryListener()); err != nil {
+			t.Fatalf("Serve() after Shutdown = %v; want nil at once", err)
+		}
+	}
+}
