@@ -85,7 +85,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.Log.Info().Uint64("offset", start).Str("spool_dir", cfg.SpoolDir).Msg("emitting spooled webhooks")
 
-	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, serveErr, o.Log)
+	// Without a server nothing new can arrive: stop once caught up.
+	untilCaughtUp := srv == nil
+	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, untilCaughtUp, serveErr, o.Log)
 	stop()
 	if err != nil {
 		return err // stdout broke or the spool failed: no final STATE for what was not written
@@ -165,9 +167,9 @@ func startReceiver(cfg Config, sp *spool.Spool, o Options) (*receiver.Server, <-
 }
 
 // emitLoop emits records as they become durable until ctx ends, the tap
-// has been idle for idle (when > 0), or an error. It returns nil on the
-// first two.
-func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Duration, serveErr <-chan error, log zerolog.Logger) error {
+// has been idle for idle (when > 0), it has caught up (untilCaughtUp), or
+// an error. It returns nil but on errors.
+func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
 	lastActivity := time.Now()
 	for {
 		rec, ok, err := r.TryNext()
@@ -180,6 +182,9 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 			}
 			lastActivity = time.Now()
 			continue
+		}
+		if untilCaughtUp {
+			return nil
 		}
 		// Caught up: let the target see what was written, and cover it
 		// with a STATE as soon as state_interval allows.
