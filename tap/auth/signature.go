@@ -36,7 +36,7 @@ const signedVersion = "v0:"
 // A Verifier is safe for concurrent use.
 type Verifier struct {
 	keys   [][]byte
-	macs   []sync.Pool // one pool of keyed HMACs per key: hmac.New allocates a lot
+	macs   []sync.Pool // one pool of *macState per key: hmac.New allocates a lot
 	maxAge time.Duration
 	now    func() time.Time
 }
@@ -54,7 +54,7 @@ func NewVerifier(keys []string, maxAge time.Duration, now func() time.Time) *Ver
 	for i, k := range keys {
 		key := []byte(k)
 		v.keys = append(v.keys, key)
-		v.macs[i].New = func() any { return hmac.New(sha256.New, key) }
+		v.macs[i].New = func() any { return &macState{mac: hmac.New(sha256.New, key)} }
 	}
 	return v
 }
@@ -107,28 +107,38 @@ func (v *Verifier) Verify(timestamp, signature, body []byte) error {
 // matchAny reports whether want is the MAC of the signed string under any
 // key. Which key matched is not secret, so it may stop at the first one.
 func (v *Verifier) matchAny(timestamp, body, want []byte) bool {
-	var sum [sha256.Size]byte
 	for i, key := range v.keys {
 		if len(key) == 0 {
 			continue
 		}
-		mac := v.macs[i].Get().(hash.Hash)
-		mac.Reset()
-		writeSigned(mac, timestamp, body)
-		got := mac.Sum(sum[:0])
-		v.macs[i].Put(mac)
-		if hmac.Equal(got, want) {
+		st := v.macs[i].Get().(*macState)
+		st.mac.Reset()
+		equal := hmac.Equal(st.sum(timestamp, body), want)
+		v.macs[i].Put(st)
+		if equal {
 			return true
 		}
 	}
 	return false
 }
 
-func writeSigned(mac hash.Hash, timestamp, body []byte) {
-	mac.Write([]byte(signedVersion))
-	mac.Write(timestamp)
-	mac.Write([]byte{':'})
-	mac.Write(body)
+// macState is a keyed HMAC with scratch space, pooled so that verifying
+// a webhook does not allocate: slices of a local array passed to the hash
+// interface would escape to the heap on every call.
+type macState struct {
+	mac     hash.Hash
+	scratch [len(signedVersion) + 1 + sha256.Size]byte
+}
+
+// sum returns the MAC of the signed string; valid until st is reused.
+func (st *macState) sum(timestamp, body []byte) []byte {
+	n := copy(st.scratch[:], signedVersion)
+	st.scratch[n] = ':'
+	st.mac.Write(st.scratch[:n])
+	st.mac.Write(timestamp)
+	st.mac.Write(st.scratch[n : n+1])
+	st.mac.Write(body)
+	return st.mac.Sum(st.scratch[:0])
 }
 
 // parseUnixSeconds parses a decimal, non-negative Unix time in seconds
@@ -152,7 +162,6 @@ func parseUnixSeconds(b []byte) (int64, bool) {
 // for body with the given X-CIO-Timestamp value. It is meant for tests and
 // the load generator.
 func Sign(key, timestamp, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	writeSigned(mac, timestamp, body)
-	return hex.EncodeToString(mac.Sum(nil))
+	st := &macState{mac: hmac.New(sha256.New, key)}
+	return hex.EncodeToString(st.sum(timestamp, body))
 }

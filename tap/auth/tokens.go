@@ -121,6 +121,9 @@ func tokenID(hash [sha256.Size]byte) string {
 // time, without stopping at the first match, so the time taken says nothing
 // about which token, or how much of one, was right.
 func (t *TokenSet) Match(token []byte) (id string, ok bool) {
+	if t == nil { // no set configured matches nothing
+		return "", false
+	}
 	hash := sha256.Sum256(token)
 	matched := -1
 	for i := range t.hashes {
@@ -135,5 +138,8 @@ func (t *TokenSet) Match(token []byte) (id string, ok bool) {
 
 // IDs returns the id of every entry, in configuration order.
 func (t *TokenSet) IDs() []string {
+	if t == nil {
+		return nil
+	}
 	return append([]string(nil), t.ids...)
 }

@@ -159,3 +159,13 @@ func BenchmarkMatch(b *testing.B) {
 		set.Match(token)
 	}
 }
+
+func TestTokenSet_NilMatchesNothing(t *testing.T) {
+	var set *TokenSet
+	if id, ok := set.Match([]byte(tokenA)); ok || id != "" {
+		t.Fatalf("nil set matched: %q", id)
+	}
+	if ids := set.IDs(); ids != nil {
+		t.Fatalf("nil set IDs() = %q", ids)
+	}
+}
