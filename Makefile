@@ -1,6 +1,6 @@
 # tap-customerio-webhook: a Singer tap for Customer.io reporting webhooks,
 # and the Singer targets target-postgres and target-sqlite.
-.PHONY: help build run test test-race fuzz bench golden fmt vet tidy-check clean
+.PHONY: help build run test test-race test-faults fuzz bench golden fmt vet tidy-check clean
 
 GO       ?= go
 BIN      ?= bin
@@ -21,6 +21,9 @@ run: build ## receive webhooks on 127.0.0.1:8080 and load them into ./customerio
 test: ## every test, including PostgreSQL integration tests (starts a throwaway cluster)
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 30m ./...
+
+test-faults: ## long reliability suite: kill -9 crash loop, lost writes, full disk, PostgreSQL outage, hostile HTTP (minutes)
+	RELIABILITY_FULL=1 $(GO) test -count=1 -v -timeout 60m ./reliability
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
