@@ -3,6 +3,7 @@ package receiver
 import (
 	"bytes"
 	"context"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
@@ -64,25 +66,42 @@ func BenchmarkHandler(b *testing.B) {
 		})
 	})
 
+	// The same client path against a bare fasthttp handler answering 200:
+	// what the transport costs without our checks.
+	b.Run("inmemory-noop-baseline", func(b *testing.B) {
+		ln := fasthttputil.NewInmemoryListener()
+		noop := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(200) }}
+		go noop.Serve(ln) //nolint:errcheck // ends when ln closes below
+		defer func() { _ = noop.Shutdown(); _ = ln.Close() }()
+		client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+		runClients(b, client, prepare, len(body))
+	})
+
 	b.Run("inmemory", func(b *testing.B) {
 		srv := startServer(b, cfg)
-		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			prepare(req)
-			for pb.Next() {
-				if err := srv.client.Do(req, resp); err != nil {
-					b.Error(err)
-					return
-				}
-				if resp.StatusCode() != 200 {
-					b.Errorf("status %d", resp.StatusCode())
-					return
-				}
+		runClients(b, srv.client, prepare, len(body))
+	})
+}
+
+// runClients sends prepared requests from parallel goroutines, each
+// expecting 200.
+func runClients(b *testing.B, client *fasthttp.Client, prepare func(*fasthttp.Request), size int) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		prepare(req)
+		for pb.Next() {
+			if err := client.Do(req, resp); err != nil {
+				b.Error(err)
+				return
 			}
-		})
+			if resp.StatusCode() != 200 {
+				b.Errorf("status %d", resp.StatusCode())
+				return
+			}
+		}
 	})
 }
