@@ -86,7 +86,7 @@ func FuzzHandler(f *testing.F) {
 		if code == 503 && len(ctx.Response.Header.Peek("Retry-After")) == 0 {
 			t.Fatal("503 without Retry-After")
 		}
-		if code == 200 && bytes.HasPrefix(ctx.Path(), webhookPrefix) {
+		if code == 200 && bytes.HasPrefix(ctx.Path(), []byte(webhookPrefix)) {
 			if plain.calls == before || !bytes.Equal(plain.last, body) {
 				t.Fatal("200 for a webhook without its body reaching the Appender")
 			}

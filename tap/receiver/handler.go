@@ -11,8 +11,8 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
-var (
-	webhookPrefix = []byte("/webhook/")
+const (
+	webhookPrefix = "/webhook/"
 	headerAllow   = "Allow"
 	headerRetry   = "Retry-After"
 )
@@ -20,7 +20,7 @@ var (
 // route dispatches one request by path. Anything unknown is 404.
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
-	if token, ok := bytes.CutPrefix(path, webhookPrefix); ok {
+	if token, ok := bytes.CutPrefix(path, []byte(webhookPrefix)); ok {
 		s.webhook(ctx, token)
 		return
 	}
