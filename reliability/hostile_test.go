@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,7 +19,9 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
-// rawExchange writes req on a new connection and reads one response status.
+// rawExchange writes req on a new connection and reads one response
+// status. It reads while it writes: a server refusing a large body answers
+// before reading it and closes, and the rest of the write then fails.
 func rawExchange(addr string, req []byte) (int, error) {
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
@@ -26,12 +29,15 @@ func rawExchange(addr string, req []byte) (int, error) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := conn.Write(req); err != nil {
-		return 0, err
-	}
+	written := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(req)
+		written <- err
+	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		return 0, err
+		_ = conn.Close()
+		return 0, errors.Join(err, <-written)
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
