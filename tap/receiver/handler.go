@@ -15,6 +15,8 @@ const (
 	webhookPrefix = "/webhook/"
 	headerAllow   = "Allow"
 	headerRetry   = "Retry-After"
+	// contentTypeMetrics is the Prometheus text exposition format 0.0.4.
+	contentTypeMetrics = "text/plain; version=0.0.4; charset=utf-8"
 )
 
 // route dispatches one request by path. Anything unknown is 404.
@@ -29,6 +31,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.probe(ctx, nil)
 	case "/readyz":
 		s.probe(ctx, s.ready)
+	case "/metrics":
+		s.metrics(ctx)
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	}
@@ -67,6 +71,21 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 		return
 	}
 	s.store(ctx, body, tokenID)
+}
+
+// metrics answers GET /metrics with the Prometheus text format.
+func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
+	if s.cfg.Metrics == nil {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set(headerAllow, "GET, HEAD")
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	ctx.SetContentType(contentTypeMetrics)
+	s.cfg.Metrics(ctx)
 }
 
 // verify checks the Customer.io signature headers over the raw body.

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -78,6 +79,10 @@ type Config struct {
 	AppendTimeout time.Duration
 	// Ready is an extra readiness check for /readyz (spool writable). May be nil.
 	Ready func() error
+	// Metrics, when set, writes the Prometheus text exposition answered on
+	// GET /metrics (use [Server.Counts] for the request counters). It is
+	// called concurrently. Without it /metrics is 404.
+	Metrics func(w io.Writer)
 	// Log receives request and server logs; never tokens or bodies.
 	Log zerolog.Logger
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -529,4 +530,31 @@ func TestServer_ShutdownRacingServe(t *testing.T) {
 			t.Fatalf("Serve() after Shutdown = %v; want nil at once", err)
 		}
 	}
+}
+
+func TestServer_Metrics(t *testing.T) {
+	t.Run("not configured", func(t *testing.T) {
+		ts := startServer(t, Config{})
+		if got := ts.do(t, request{method: "GET", path: "/metrics"}).StatusCode(); got != 404 {
+			t.Fatalf("GET /metrics without Metrics = %d; want 404", got)
+		}
+	})
+	t.Run("configured", func(t *testing.T) {
+		var srv *Server
+		ts := startServer(t, Config{Metrics: func(w io.Writer) {
+			fmt.Fprintf(w, "# TYPE x_total counter\nx_total %d\n", srv.Counts()[200])
+		}})
+		srv = ts.Server
+		ts.do(t, request{method: "POST", path: "/webhook/" + testToken, body: []byte(testBody)})
+		resp := ts.do(t, request{method: "GET", path: "/metrics"})
+		if resp.StatusCode() != 200 || string(resp.Body()) != "# TYPE x_total counter\nx_total 1\n" {
+			t.Fatalf("GET /metrics = %d %q", resp.StatusCode(), resp.Body())
+		}
+		if ct := string(resp.Header.ContentType()); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+			t.Fatalf("Content-Type = %q", ct)
+		}
+		if got := ts.do(t, request{method: "POST", path: "/metrics"}).StatusCode(); got != 405 {
+			t.Fatalf("POST /metrics = %d; want 405", got)
+		}
+	})
 }
