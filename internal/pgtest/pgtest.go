@@ -171,12 +171,16 @@ func (s *Server) NewDatabase(t testing.TB) string {
 			t.Errorf("pgtest: dropping database %s: %v", name, err)
 		}
 	})
-	dsn, err := withDatabase(s.dsn, name)
+	dsn, err := s.DatabaseDSN(name)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	return dsn
 }
+
+// DatabaseDSN returns the server's DSN pointed at database name (which the
+// caller creates), for programs such as benchmarks that have no testing.TB.
+func (s *Server) DatabaseDSN(name string) (string, error) { return withDatabase(s.dsn, name) }
 
 // StopServer shuts the private cluster down (fast mode: clients are
 // disconnected), keeping its data, to simulate an outage.
