@@ -82,7 +82,7 @@ func Start() (*Server, error) {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		return &Server{dsn: dsn}, nil
 	}
-	binDir, err := findBinDir()
+	binDir, err := findBinDir(debianBinRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +300,8 @@ func (s *Server) exec(ctx context.Context, sql string) error {
 }
 
 // findBinDir looks for initdb and pg_ctl on PATH, then in the newest
-// /usr/lib/postgresql/<version>/bin (Debian keeps them off PATH).
-func findBinDir() (string, error) {
+// <root>/<version>/bin (Debian keeps them off PATH, in /usr/lib/postgresql).
+func findBinDir(root string) (string, error) {
 	if initdb, err := exec.LookPath("initdb"); err == nil {
 		if _, err := exec.LookPath("pg_ctl"); err == nil {
 			if real, err := filepath.EvalSymlinks(initdb); err == nil {
@@ -310,7 +310,7 @@ func findBinDir() (string, error) {
 			return filepath.Dir(initdb), nil
 		}
 	}
-	entries, err := os.ReadDir(debianBinRoot)
+	entries, err := os.ReadDir(root)
 	if err != nil {
 		return "", ErrNotInstalled
 	}
@@ -322,7 +322,7 @@ func findBinDir() (string, error) {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(versions)))
 	for _, v := range versions {
-		dir := filepath.Join(debianBinRoot, strconv.Itoa(v), "bin")
+		dir := filepath.Join(root, strconv.Itoa(v), "bin")
 		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "pg_ctl")) {
 			return dir, nil
 		}

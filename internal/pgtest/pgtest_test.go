@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,33 @@ func TestChildHoldsCluster(t *testing.T) {
 	}
 	os.Stdout.WriteString("PGTEST_DIR=" + s.dir + "\n")
 	_, _ = io.Copy(io.Discard, os.Stdin) // blocks until the parent kills us
+}
+
+func TestFindBinDir(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no initdb on PATH
+	root := t.TempDir()
+	if _, err := findBinDir(root); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("empty root: %v, want ErrNotInstalled", err)
+	}
+	if !strings.Contains(ErrNotInstalled.Error(), "apt-get install -y postgresql") {
+		t.Fatalf("the error does not say how to install: %v", ErrNotInstalled)
+	}
+	for _, v := range []string{"9", "15", "13"} {
+		bin := filepath.Join(root, v, "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range []string{"initdb", "pg_ctl"} {
+			if err := os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "16", "bin"), 0o755); err != nil { // newer but incomplete
+		t.Fatal(err)
+	}
+	got, err := findBinDir(root)
+	if want := filepath.Join(root, "15", "bin"); err != nil || got != want {
+		t.Fatalf("findBinDir = %q, %v; want %q (the newest complete version)", got, err, want)
+	}
 }
