@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +106,9 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if cfg.Appender == nil {
 		cfg.Appender = &memAppender{}
 	}
-	if tt, ok := t.(*testing.T); ok {
+	// A zero Logger reports DebugLevel; zerolog.New gives TraceLevel. So
+	// this replaces only a logger the test did not set.
+	if tt, ok := t.(*testing.T); ok && cfg.Log.GetLevel() == zerolog.DebugLevel {
 		cfg.Log = zerolog.New(zerolog.NewTestWriter(tt))
 	}
 	srv, err := New(cfg)
@@ -557,4 +560,59 @@ func TestServer_Metrics(t *testing.T) {
 			t.Fatalf("POST /metrics = %d; want 405", got)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestServer_NeverLogsTokensOrBodies(t *testing.T) {
+	var logs syncBuffer
+	secretBody := `{"event_id":"x","data":{"email":"secret.person@example.com"}}`
+	ts := startServer(t, Config{
+		MaxBodyBytes: 256,
+		Verifier:     auth.NewVerifier([]string{testKey}, 0, nil),
+		Appender:     &memAppender{err: errors.New("disk full")},
+		Log:          zerolog.New(&logs), // every level
+	})
+	for _, r := range []request{
+		{method: "POST", path: "/webhook/" + newToken, body: []byte(secretBody)},
+		{method: "GET", path: "/webhook/" + testToken},
+		{method: "POST", path: "/webhook/" + testToken, body: []byte(secretBody), header: signed("wrong", secretBody)},
+		{method: "POST", path: "/webhook/" + testToken, body: []byte(secretBody), header: signed(testKey, secretBody)},
+		{method: "POST", path: "/webhook/" + testToken, body: bytes.Repeat([]byte(secretBody), 10)},
+	} {
+		ts.do(t, r)
+	}
+	out := logs.String()
+	for _, msg := range []string{"unknown token", "bad signature", "spooling webhook failed", "body too large"} {
+		if !strings.Contains(out, msg) {
+			t.Fatalf("no %q line in the log:\n%s", msg, out)
+		}
+	}
+	for _, secret := range []string{testToken, newToken, "secret.person", testKey} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("log contains %q:\n%s", secret, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+	}
 }
