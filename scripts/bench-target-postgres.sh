@@ -16,7 +16,7 @@ go build -o "$work/target-postgres" ./cmd/target-postgres
 go build -o "$work/bench" ./target/pgload/bench
 echo "machine: $(nproc) cores, $(uname -r); PostgreSQL: $(psql --version | head -1), private cluster with fsync=off"
 for n in $sizes; do
-	echo "== $n records: bench -n $n -target target-postgres"
-	"$work/bench" -n "$n" -target "$work/target-postgres" -dir "$work"
+	echo "== $n records: bench -n $n -target target-postgres ${BENCH_FLAGS:-}"
+	"$work/bench" -n "$n" -target "$work/target-postgres" -dir "$work" ${BENCH_FLAGS:-}
 	rm -f "$work"/input.singer.jsonl "$work"/rows.copy
 done

@@ -40,12 +40,13 @@ func main() {
 }
 
 type options struct {
-	n         int
-	dupEvery  int
-	targetBin string
-	psql      string
-	dir       string
-	batchRows int
+	n          int
+	dupEvery   int
+	targetBin  string
+	psql       string
+	dir        string
+	batchRows  int
+	batchBytes int
 }
 
 func run() error {
@@ -56,6 +57,7 @@ func run() error {
 	flag.StringVar(&o.psql, "psql", "psql", "psql binary")
 	flag.StringVar(&o.dir, "dir", "", "work directory for the generated files (default: a temp dir, removed)")
 	flag.IntVar(&o.batchRows, "batch-size-rows", 100000, "target-postgres batch_size_rows")
+	flag.IntVar(&o.batchBytes, "batch-size-bytes", 0, "target-postgres batch_size_bytes (0: the target's default)")
 	flag.Parse()
 	if o.targetBin == "" {
 		return errors.New("-target is required")
@@ -188,8 +190,12 @@ func copyText(b []byte) string {
 }
 
 func runTarget(o options, dsn, input string) (time.Duration, int64, error) {
-	cfg, err := json.Marshal(map[string]any{"dsn": dsn, "default_target_schema": "public",
-		"add_metadata_columns": false, "batch_size_rows": o.batchRows, "log_level": "warn"})
+	settings := map[string]any{"dsn": dsn, "default_target_schema": "public",
+		"add_metadata_columns": false, "batch_size_rows": o.batchRows, "log_level": "warn"}
+	if o.batchBytes > 0 {
+		settings["batch_size_bytes"] = o.batchBytes
+	}
+	cfg, err := json.Marshal(settings)
 	if err != nil {
 		return 0, 0, err
 	}
