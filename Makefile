@@ -35,6 +35,7 @@ bench: build ## benchmarks: go test -bench, the HTTP ingest ratio and the target
 	$(GO) test -run='^$$' -bench=. -benchmem ./tap/... ./internal/... ./target/... | tee .bench/go.txt
 	scripts/bench-ingest.sh | tee .bench/ingest.txt
 	scripts/bench-target-postgres.sh | tee .bench/target-postgres.txt
+	scripts/bench-pipeline.sh | tee .bench/pipeline.txt
 
 golden: ## rewrite golden files; review the diff before committing
 	$(GO) test ./tap/ ./catalog/ -run Golden -update
