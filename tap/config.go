@@ -30,10 +30,14 @@ type Config struct {
 	SignatureMaxAge time.Duration
 	SpoolDir        string
 	SpoolMaxBytes   int64
-	MaxBodyBytes    int64
-	StateInterval   time.Duration
-	ExitAfterIdle   time.Duration
-	LogLevel        zerolog.Level
+	// SpoolRetention and SpoolRetentionBytes keep emitted records for
+	// replays into a new warehouse (0: release once a --state covers them).
+	SpoolRetention      time.Duration
+	SpoolRetentionBytes int64
+	MaxBodyBytes        int64
+	StateInterval       time.Duration
+	ExitAfterIdle       time.Duration
+	LogLevel            zerolog.Level
 }
 
 // setting is one config key: how --about describes it and how its JSON
@@ -48,14 +52,14 @@ func settings() []setting {
 		{about.Setting{Name: "listen", Type: "string", Default: "127.0.0.1:8080",
 			Description: `Address the HTTP server listens on; "" runs no server and only emits what the spool holds.`},
 			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Listen) }},
-		{about.Setting{Name: "webhook_tokens", Type: "array", Required: true, Secret: true,
-			Description: "Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Two at once allow rotation."},
+		{about.Setting{Name: "webhook_tokens", Type: "array", Secret: true,
+			Description: "Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Added to the tokens in spool_dir/tokens.json (see `token new`); the server needs at least one token in all."},
 			func(c *Config, raw json.RawMessage) error {
 				if err := decodeStrings(raw, &c.WebhookTokens); err != nil {
 					return err
 				}
 				if len(c.WebhookTokens) == 0 {
-					return errors.New("at least one token is required")
+					return nil // the token file may hold them: checkTokens decides at start
 				}
 				_, err := auth.ParseTokens(c.WebhookTokens)
 				return err
@@ -90,6 +94,12 @@ func settings() []setting {
 		{about.Setting{Name: "spool_max_bytes", Type: "integer", Default: 0,
 			Description: "When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolMaxBytes, 0) }},
+		{about.Setting{Name: "spool_retention", Type: "string", Default: "0s",
+			Description: `Keep emitted webhooks in the spool this long (e.g. "168h"), so a run with an empty state replays them into a new warehouse; "0s" deletes them at the start after the --state that covers them.`},
+			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SpoolRetention) }},
+		{about.Setting{Name: "spool_retention_bytes", Type: "integer", Default: 0,
+			Description: "When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first."},
+			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolRetentionBytes, 0) }},
 		{about.Setting{Name: "max_body_bytes", Type: "integer", Default: 8 << 20,
 			Description: "Larger webhook bodies get 413."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxBodyBytes, 1) }},

@@ -35,7 +35,6 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		config  string
 		wantKey string
 	}{
-		{"missing tokens", `{}`, "webhook_tokens: required"},
 		{"misspelt signing key", `{"webhook_tokens":["` + testToken + `"],"signing_key":["k"]}`, "signing_key: unknown key"},
 		{"short token", `{"webhook_tokens":["short"]}`, "webhook_tokens:"},
 		{"bad duration", `{"webhook_tokens":["` + testToken + `"],"signature_max_age":"soon"}`, "signature_max_age:"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,12 +40,19 @@ type emitter struct {
 	stated     uint64 // offset in the last STATE written
 	wroteState bool
 	lastState  time.Time
-	counts     map[string]uint64
+
+	// Read by /metrics from other goroutines.
+	dataCount     atomic.Uint64       // records written on stream data
+	rejectedCount atomic.Uint64       // records written on stream rejected
+	badBodies     atomic.Uint64       // bodies classified invalid, whether or not rejected is selected
+	handled       atomic.Uint64       // mirror of emitted
+	onState       func(offset uint64) // called after each STATE written; may be nil
 }
 
 func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
 	e := &emitter{w: w, log: log, sel: sel, spoolID: spoolID, interval: interval, now: time.Now,
-		sent: map[string]bool{}, emitted: start, stated: start, counts: map[string]uint64{}}
+		sent: map[string]bool{}, emitted: start, stated: start}
+	e.handled.Store(start)
 	dataSel, ok := sel[schemas.Data]
 	if !ok {
 		// Valid events are still classified, so that invalid ones reach
@@ -77,6 +85,7 @@ func (e *emitter) emit(rec spool.Record) error {
 		return err
 	}
 	e.emitted = rec.Offset
+	e.handled.Store(rec.Offset)
 	if e.now().Sub(e.lastState) >= e.interval {
 		return e.writeState()
 	}
@@ -98,12 +107,13 @@ func (e *emitter) emitData(rec spool.Record, res event.Result) error {
 	if err := e.w.WriteRecord(schemas.Data, res.Record, rec.ReceivedAt); err != nil {
 		return fmt.Errorf("writing record: %w", err)
 	}
-	e.counts[schemas.Data]++
+	e.dataCount.Add(1)
 	e.log.Debug().Uint64("offset", rec.Offset).Str("event_id", res.EventID).Msg("emitted event")
 	return nil
 }
 
 func (e *emitter) emitRejected(rec spool.Record, reason string) error {
+	e.badBodies.Add(1)
 	e.log.Warn().Uint64("offset", rec.Offset).Int("bytes", len(rec.Body)).Str("reason", truncate(reason, 200)).
 		Msg("webhook body is not a valid event: emitted on stream rejected")
 	sel, ok := e.sel[schemas.Rejected]
@@ -123,7 +133,7 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 	if err := e.w.WriteRecord(schemas.Rejected, record, rec.ReceivedAt); err != nil {
 		return fmt.Errorf("writing record: %w", err)
 	}
-	e.counts[schemas.Rejected]++
+	e.rejectedCount.Add(1)
 	return nil
 }
 
@@ -138,6 +148,9 @@ func (e *emitter) writeState() error {
 		return fmt.Errorf("writing state: %w", err)
 	}
 	e.stated, e.wroteState = e.emitted, true
+	if e.onState != nil {
+		e.onState(e.emitted)
+	}
 	return nil
 }
 

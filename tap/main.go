@@ -42,6 +42,9 @@ const (
 // returns the exit code. ctx ending (SIGINT/SIGTERM in main) stops it
 // cleanly.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if code, ok := subcommand(ctx, args, stdout, stderr); ok {
+		return code
+	}
 	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (JSON)")
@@ -89,6 +92,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		return exitOK
+	}
+	if cfg.Listen != "" {
+		if _, err := checkTokens(cfg); err != nil {
+			fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, *configPath, err)
+			return exitUsage
+		}
 	}
 	opts, err := runOptions(cfg, *statePath, *catalogPath)
 	if err != nil {
@@ -145,6 +154,10 @@ func newLogger(stderr io.Writer, level zerolog.Level) zerolog.Logger {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			out = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
 		}
+	} else {
+		// The server, the token watcher and the emitter log concurrently;
+		// a file takes whole writes atomically, a buffer does not.
+		out = zerolog.SyncWriter(stderr)
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Str("app", Name).Logger()
 }

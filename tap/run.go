@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,9 @@ type Options struct {
 	// OnListen, when set, is called with the server's address once it
 	// accepts connections.
 	OnListen func(addr net.Addr)
+	// TokenPoll is how often the token file is checked for changes
+	// (default 1s).
+	TokenPoll time.Duration
 }
 
 // Run receives and emits until ctx ends (SIGTERM), exit_after_idle passes
@@ -69,25 +73,25 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer reader.Close()
 
-	srv, serveErr, err := startReceiver(cfg, sp, o)
+	em.onState = func(off uint64) {
+		if err := writeProgress(sp.Dir(), progress{SpoolID: sp.ID(), Offset: off, Updated: time.Now().UTC()}); err != nil {
+			o.Log.Debug().Err(err).Msg("publishing progress")
+		}
+	}
+	m := &metrics{now: time.Now, sp: sp, em: em, emitted: func() (uint64, bool) { return em.handled.Load(), true }}
+	rr, err := startReceiver(ctx, cfg, sp, o, m)
 	if err != nil {
 		return err
 	}
 	stop := func() {
-		if srv != nil {
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(shutdownCtx); err != nil {
-				o.Log.Warn().Err(err).Msg("stopping http server")
-			}
-		}
+		rr.shutdown(o.Log)
 		_ = sp.CloseWriter()
 	}
 	o.Log.Info().Uint64("offset", start).Str("spool_dir", cfg.SpoolDir).Msg("emitting spooled webhooks")
 
 	// Without a server nothing new can arrive: stop once caught up.
-	untilCaughtUp := srv == nil
-	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, untilCaughtUp, serveErr, o.Log)
+	untilCaughtUp := rr == nil
+	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, untilCaughtUp, rr.errs(), o.Log)
 	stop()
 	if err != nil {
 		return err // stdout broke or the spool failed: no final STATE for what was not written
@@ -108,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := em.writeState(); err != nil {
 		return err
 	}
-	o.Log.Info().Uint64("offset", em.emitted).Uint64("data", em.counts["data"]).Uint64("rejected", em.counts["rejected"]).Msg("stopped")
+	o.Log.Info().Uint64("offset", em.emitted).Uint64("data", em.dataCount.Load()).Uint64("rejected", em.rejectedCount.Load()).Msg("stopped")
 	return nil
 }
 
@@ -129,41 +133,90 @@ func resumeOffset(b Bookmark, sp *spool.Spool, log zerolog.Logger) uint64 {
 	return b.SpoolOffset
 }
 
-// startReceiver starts the HTTP server unless listen is "". serveErr
-// receives the server's error if it stops on its own.
-func startReceiver(cfg Config, sp *spool.Spool, o Options) (*receiver.Server, <-chan error, error) {
+// runningReceiver is the HTTP server and the token file watcher.
+type runningReceiver struct {
+	srv      *receiver.Server
+	serveErr chan error    // Serve's result, if it stops on its own
+	done     chan struct{} // closed once Serve and the watcher have returned
+	cancel   context.CancelFunc
+}
+
+// shutdown stops the server (503 to new webhooks, waits for in-flight
+// ones) and the watcher, and returns once both goroutines are gone.
+func (r *runningReceiver) shutdown(log zerolog.Logger) {
+	if r == nil {
+		return
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn().Err(err).Msg("stopping http server")
+	}
+	r.cancel()
+	<-r.done
+}
+
+// errs returns the channel on which a server that stopped on its own
+// reports; nil (blocks for ever) without a server.
+func (r *runningReceiver) errs() <-chan error {
+	if r == nil {
+		return nil
+	}
+	return r.serveErr
+}
+
+// startReceiver starts the HTTP server unless listen is "", and the
+// watcher that reloads the token file.
+func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, m *metrics) (*runningReceiver, error) {
 	if cfg.Listen == "" && o.Listener == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
-	tokens, err := auth.ParseTokens(cfg.WebhookTokens)
+	tokens, err := checkTokens(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var tokenPtr atomic.Pointer[auth.TokenSet]
+	tokenPtr := new(atomic.Pointer[auth.TokenSet])
 	tokenPtr.Store(tokens)
 	srv, err := receiver.New(receiver.Config{
 		MaxBodyBytes: int(cfg.MaxBodyBytes),
-		Tokens:       &tokenPtr,
+		Tokens:       tokenPtr,
 		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
 		Appender:     sp,
+		Metrics:      m.write,
 		Log:          o.Log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	m.srv, m.tokens = srv, tokenPtr
 	ln := o.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, nil, fmt.Errorf("listen: %w", err)
+			return nil, fmt.Errorf("listen: %w", err)
 		}
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	poll := o.TokenPoll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	r := &runningReceiver{srv: srv, serveErr: make(chan error, 1), done: make(chan struct{}), cancel: cancel}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		watchTokens(watchCtx, cfg, tokenPtr, poll, o.Log.With().Str("component", "tokens").Logger())
+	}()
+	go func() {
+		defer wg.Done()
+		r.serveErr <- srv.Serve(ln)
+	}()
+	go func() { wg.Wait(); close(r.done) }()
 	o.Log.Info().Str("addr", ln.Addr().String()).Strs("token_ids", tokens.IDs()).Bool("signatures", len(cfg.SigningKeys) > 0).Msg("listening for webhooks")
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
-	return srv, serveErr, nil
+	return r, nil
 }
 
 // emitLoop emits records as they become durable until ctx ends, the tap

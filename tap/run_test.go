@@ -63,7 +63,7 @@ func startTap(t *testing.T, cfg Config, state Bookmark, stdout io.Writer) *runni
 	rt.url = rt.base + "/webhook/" + testToken
 	go func() {
 		rt.done <- Run(ctx, Options{Config: cfg, State: state, Selection: sel, Stdout: stdout,
-			Log: zerolog.New(zerolog.NewTestWriter(t)), Listener: ln})
+			Log: zerolog.New(zerolog.NewTestWriter(t)), Listener: ln, TokenPoll: 20 * time.Millisecond})
 	}()
 	t.Cleanup(cancel)
 	return rt

@@ -1,0 +1,50 @@
+package tap
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// progressFileName is where the emitting process publishes how far it got,
+// for `serve`'s /metrics and for `status` (backlog). It is informational:
+// never fsynced, never used to decide what to emit (--state does that).
+const progressFileName = "emitted.json"
+
+type progress struct {
+	SpoolID string    `json:"spool_id"`
+	Offset  uint64    `json:"spool_offset"`
+	Updated time.Time `json:"updated"`
+}
+
+func writeProgress(dir string, p progress) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, progressFileName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o640); err != nil {
+		return fmt.Errorf("writing progress: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing progress: %w", err)
+	}
+	return nil
+}
+
+// readProgress returns the progress published in dir for the spool with
+// id spoolID; ok is false when there is none (or it is another spool's).
+func readProgress(dir, spoolID string) (progress, bool) {
+	raw, err := os.ReadFile(filepath.Join(dir, progressFileName))
+	if err != nil {
+		return progress{}, false
+	}
+	var p progress
+	if json.Unmarshal(raw, &p) != nil || p.SpoolID != spoolID {
+		return progress{}, false
+	}
+	return p, true
+}

@@ -1,0 +1,6 @@
+package tap
+
+import "github.com/cio-singer/tap-customerio-webhook/tap/spool"
+
+// spoolSyncHistogram returns the spool's fsync latency histogram.
+func spoolSyncHistogram(sp *spool.Spool) (histogram, bool) { return histogram{}, false }

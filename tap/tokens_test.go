@@ -1,0 +1,195 @@
+package tap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeConfig writes a tap config file with spool_dir in dir and extra
+// keys, and returns its path.
+func writeConfig(t *testing.T, dir string, extra map[string]any) string {
+	t.Helper()
+	cfg := map[string]any{"spool_dir": filepath.Join(dir, "spool"), "listen": "127.0.0.1:8080"}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	raw, _ := json.Marshal(cfg)
+	path := filepath.Join(dir, "tap.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+var urlToken = regexp.MustCompile(`/webhook/([A-Za-z0-9_-]+)\n`)
+
+// newFileToken runs `token new` and returns the token and its id.
+func newFileToken(t *testing.T, config string, args ...string) (token, id string) {
+	t.Helper()
+	code, out, errOut := runMain(t, append([]string{"token", "new", "--config", config}, args...)...)
+	if code != 0 {
+		t.Fatalf("token new: exit %d: %s", code, errOut)
+	}
+	m := urlToken.FindStringSubmatch(out)
+	idm := regexp.MustCompile(`token id: +(\S+)`).FindStringSubmatch(out)
+	if m == nil || idm == nil {
+		t.Fatalf("token new printed no URL and id:\n%s", out)
+	}
+	return m[1], idm[1]
+}
+
+func TestTokenCommands(t *testing.T) {
+	dir := t.TempDir()
+	config := writeConfig(t, dir, nil)
+
+	code, out, errOut := runMain(t, "token", "new", "--config", config, "--label", "customer.io prod", "--public-url", "https://hooks.example.com/")
+	if code != 0 {
+		t.Fatalf("token new: exit %d: %s", code, errOut)
+	}
+	m := regexp.MustCompile(`https://hooks\.example\.com/webhook/([A-Za-z0-9_-]+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("token new did not print the public URL:\n%s", out)
+	}
+	token := m[1]
+	if len(token) < 43 {
+		t.Fatalf("token has %d characters; want 43+ (32 random bytes)", len(token))
+	}
+	id := regexp.MustCompile(`token id: +(\S+)`).FindStringSubmatch(out)[1]
+
+	path := filepath.Join(dir, "spool", TokenFileName)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v; want 0600", info.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(raw, []byte(token)) {
+		t.Fatal("token file holds the token itself; want only its hash")
+	}
+	if !bytes.Contains(raw, []byte("customer.io prod")) || !bytes.Contains(raw, []byte(id)) {
+		t.Fatalf("token file lacks id or label:\n%s", raw)
+	}
+
+	token2, id2 := newFileToken(t, config)
+	if token2 == token || id2 == id {
+		t.Fatal("two token new runs gave the same token")
+	}
+	if !strings.Contains(out, "webhook URL") {
+		t.Fatalf("no webhook URL line:\n%s", out)
+	}
+
+	code, out, _ = runMain(t, "token", "list", "--config", config)
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, id2) || !strings.Contains(out, "customer.io prod") {
+		t.Fatalf("token list: exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, token) || strings.Contains(out, token2) {
+		t.Fatal("token list shows a secret")
+	}
+
+	if code, out, _ = runMain(t, "token", "revoke", id, "--config", config); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("token revoke: exit %d: %s", code, out)
+	}
+	if code, _, errOut = runMain(t, "token", "revoke", "--config", config, id); code != 1 || !strings.Contains(errOut, "no token") {
+		t.Fatalf("revoking twice: exit %d %q; want 1 and no token", code, errOut)
+	}
+	_, out, _ = runMain(t, "token", "list", "--config", config)
+	if strings.Contains(out, id) || !strings.Contains(out, id2) {
+		t.Fatalf("after revoke, list:\n%s", out)
+	}
+
+	for _, args := range [][]string{
+		{"token"}, {"token", "frob", "--config", config}, {"token", "revoke", "--config", config},
+		{"token", "list"}, {"token", "new", "--config", config, "--public-url", "hooks.example.com"},
+	} {
+		if code, _, _ := runMain(t, args...); code != 2 {
+			t.Errorf("%v: exit %d; want 2", args, code)
+		}
+	}
+}
+
+func TestTokenNewPrintsListenURL(t *testing.T) {
+	dir := t.TempDir()
+	config := writeConfig(t, dir, map[string]any{"listen": "0.0.0.0:9999"})
+	_, out, _ := runMain(t, "token", "new", "--config", config)
+	if !strings.Contains(out, "http://127.0.0.1:9999/webhook/") {
+		t.Fatalf("want the listen address in the URL:\n%s", out)
+	}
+}
+
+// TestMainNeedsSomeToken: webhook_tokens may be empty when the token file
+// holds a token; with neither, a server refuses to start (exit 2, the key
+// named), while "listen": "" needs no token.
+func TestMainNeedsSomeToken(t *testing.T) {
+	dir := t.TempDir()
+	config := writeConfig(t, dir, map[string]any{"listen": "127.0.0.1:0", "exit_after_idle": "10ms"})
+	for _, args := range [][]string{{"--config", config}, {"serve", "--config", config}} {
+		code, _, errOut := runMain(t, args...)
+		if code != 2 || !strings.Contains(errOut, "webhook_tokens: required") {
+			t.Fatalf("%v without any token: exit %d %q; want 2 naming webhook_tokens", args, code, errOut)
+		}
+	}
+	emitOnly := writeConfig(t, t.TempDir(), map[string]any{"listen": ""})
+	if code, _, errOut := runMain(t, "--config", emitOnly); code != 0 {
+		t.Fatalf(`"listen": "" without tokens: exit %d: %s`, code, errOut)
+	}
+	newFileToken(t, config)
+	if code, _, errOut := runMain(t, "--config", config); code != 0 {
+		t.Fatalf("with a token in the file: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRunReloadsTokenFile: a running server accepts a token made with
+// `token new` and refuses it once revoked, without a restart; config
+// tokens keep working throughout.
+func TestRunReloadsTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	config := writeConfig(t, dir, nil)
+	cfg := testConfig(t, filepath.Join(dir, "spool"))
+	rt := startTap(t, cfg, Bookmark{}, nil)
+	waitReady(t, rt.base)
+
+	token, id := newFileToken(t, config)
+	url := rt.base + "/webhook/" + token
+	waitStatus(t, url, 200)
+	runMain(t, "token", "revoke", id, "--config", config)
+	waitStatus(t, url, 404)
+	if code := post(t, rt.url, sentEvent("cfg")); code != 200 {
+		t.Fatalf("configured token: %d", code)
+	}
+	rt.stop(t)
+}
+
+// waitStatus posts a valid event to url until it answers want.
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	last := 0
+	for time.Now().Before(deadline) {
+		resp, err := http.Post(url, "application/json", strings.NewReader(sentEvent("x")))
+		if err == nil {
+			resp.Body.Close()
+			if last = resp.StatusCode; last == want {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+	t.Fatalf("POST never answered %d within 10s (last %d)", want, last)
+}
