@@ -27,7 +27,9 @@ cat >&2 <<MSG
 
 MSG
 
-# Ctrl-C reaches both processes: the tap answers 503, emits what it holds
-# and exits; the target loads the rest and prints the final state.
+# Ctrl-C reaches the tap only (setsid keeps the target out of the
+# terminal's process group): the tap answers 503, emits what it holds and
+# exits; the target then reads the end of input, loads the rest and prints
+# the final state.
 bin/tap-customerio-webhook --config config.example.json "${state_args[@]}" \
-  | bin/target-sqlite --config target-sqlite.example.json >> state.json
+  | setsid bin/target-sqlite --config target-sqlite.example.json >> state.json
