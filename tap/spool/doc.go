@@ -7,7 +7,11 @@
 //     and fsynced (and, for a new segment file, after the directory is fsynced). A failed
 //     write or fsync is returned to every caller of that batch and the bytes are cut off the
 //     segment, never reported as stored. Concurrent Appends share one write and one fsync
-//     (group commit), so acknowledging many webhooks at once costs about one fsync.
+//     (group commit), so acknowledging many webhooks at once costs about one fsync. Segments
+//     are preallocated (zero-filled and synced ahead of time by a helper goroutine), so a
+//     batch overwrites blocks the file already has and its fdatasync flushes only data, not
+//     the file system journal. Zeros after the last valid frame are free space: a segment's
+//     logical length is where its valid frames end (see prealloc.go).
 //   - Order. Offsets start at 1 and strictly increase in append order; they are never reused
 //     within a spool directory, across restarts too. They may skip values: the records of a
 //     failed batch, or records quarantined by recovery, keep theirs. Readers see records in
@@ -23,7 +27,8 @@
 //   - Bounded memory. Records live in segment files (default 64 MiB each) named by their
 //     first offset; the index holds a few words per segment and readers stream from files.
 //     Segments wholly at or below an offset the target has committed are deleted with
-//     ReleaseThrough.
+//     ReleaseThrough. Stats.Bytes and MaxBytes count record bytes; on disk the active segment
+//     and one prepared spare take up to SegmentBytes each whatever they hold.
 //
 // Usage:
 //

@@ -30,6 +30,10 @@ type File interface {
 	io.WriterAt
 	Size() (int64, error)
 	Truncate(size int64) error
+	// Sync makes the file's data durable, together with its size when that changed: what
+	// fdatasync(2) promises. Timestamps need not be flushed. Overwriting bytes inside the
+	// file's size and then calling Sync must not need a file system journal commit, which is
+	// why spool preallocates segments.
 	Sync() error
 	Close() error
 }
@@ -90,6 +94,9 @@ func (OSFS) SyncDir(dir string) error {
 func (OSFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
 
 type osFile struct{ *os.File }
+
+// Sync is fdatasync where the platform has it (see datasync).
+func (f osFile) Sync() error { return datasync(f.File) }
 
 func (f osFile) Size() (int64, error) {
 	info, err := f.Stat()

@@ -49,6 +49,18 @@ func (s *Spool) recoverTail(first uint64) error {
 		last = fr.off
 	}
 	next := max(first, last+1)
+	alloc := size
+	if damage != nil {
+		// Zeros after the last frame are a preallocated segment's free space, not damage.
+		free, err := zeroFrom(f, damage.Pos, size)
+		if err != nil {
+			_ = f.Close()
+			return fmt.Errorf("reading tail of segment %s: %w", name, err)
+		}
+		if free {
+			damage = nil
+		}
+	}
 	if damage != nil {
 		salvagedMax, err := s.cutTail(f, damage, size, last)
 		if err != nil {
@@ -56,6 +68,7 @@ func (s *Spool) recoverTail(first uint64) error {
 			return err
 		}
 		next = max(next, salvagedMax+1)
+		alloc = damage.Pos
 	}
 	// Records a killed process wrote but never fsynced are durable only from here on.
 	if err := f.Sync(); err != nil {
@@ -70,7 +83,25 @@ func (s *Spool) recoverTail(first uint64) error {
 	s.mu.Unlock()
 	s.active = f
 	s.activeSize = sr.pos
+	s.activeAlloc = alloc
+	s.preallocated = alloc > sr.pos
 	return nil
+}
+
+// zeroFrom reports whether bytes [pos, size) of f are all zero.
+func zeroFrom(f File, pos, size int64) (bool, error) {
+	buf := make([]byte, min(size-pos, readChunk))
+	for pos < size {
+		n := min(int64(len(buf)), size-pos)
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return false, err
+		}
+		if !allZero(buf[:n]) {
+			return false, nil
+		}
+		pos += n
+	}
+	return true, nil
 }
 
 // cutTail truncates f at the damaged frame. It returns the highest offset among valid frames
@@ -80,6 +111,8 @@ func (s *Spool) cutTail(f File, damage *CorruptError, size int64, last uint64) (
 	if _, err := f.ReadAt(tail, damage.Pos); err != nil {
 		return 0, fmt.Errorf("reading damaged tail of %s: %w", damage.File, err)
 	}
+	// Trailing zeros are free space of a preallocated segment: nothing to salvage or keep.
+	tail = tail[:len(tail)-trailingZeros(tail)]
 	frames, maxOff := salvageFrames(tail, last)
 	if frames > 0 {
 		kept, err := s.keepCorrupt(fmt.Sprintf("%s.%d", damage.File, damage.Pos), tail)
@@ -219,6 +252,15 @@ func salvageFrames(b []byte, after uint64) (frames int, maxOff uint64) {
 		i++
 	}
 	return frames, maxOff
+}
+
+// trailingZeros counts the zero bytes at the end of b.
+func trailingZeros(b []byte) int {
+	n := 0
+	for n < len(b) && b[len(b)-1-n] == 0 {
+		n++
+	}
+	return n
 }
 
 func allZero(b []byte) bool {

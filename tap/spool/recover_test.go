@@ -15,11 +15,12 @@ import (
 
 var firstSegment = filepath.Join(testDir, segmentName(1))
 
-// spoolWith appends bodies to a fresh memFS spool, closes it and returns the file system.
+// spoolWith appends bodies to a fresh memFS spool, closes it and returns the file system. It
+// prepares no spare segments, so the segment boundaries the callers compute hold.
 func spoolWith(t testing.TB, segmentBytes int64, bodies ...string) *memFS {
 	t.Helper()
 	fsys := newMemFS()
-	s, err := Open(Options{Dir: testDir, FS: fsys, SegmentBytes: segmentBytes, Log: testLog(t)})
+	s, err := Open(Options{Dir: testDir, FS: fsys, SegmentBytes: segmentBytes, Log: testLog(t), noPrealloc: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ type Options struct {
 	Log          zerolog.Logger   // the zero Logger writes nothing
 	Now          func() time.Time // receive-time clock (default time.Now)
 	FS           FS               // file layer (default: the real OS); tests inject faults through it
+
+	noPrealloc bool // tests: never prepare spare segments, so segment boundaries are fixed
 }
 
 // Record is one spooled webhook.
@@ -87,9 +89,15 @@ type Spool struct {
 	durable      uint64        // highest fsynced offset
 	durableCh    chan struct{} // closed and replaced whenever durable advances
 
+	prep       *prepared     // spare segment being zero-filled; set by the writer under mu
+	prepStop   chan struct{} // closed when the writer exits: the helper stops zero-filling
+	noPrealloc bool
+
 	// Owned by the writer goroutine (and by Open before it starts).
 	active         File
-	activeSize     int64 // durable length of the active segment
+	activeSize     int64 // durable length of the active segment: where its valid frames end
+	activeAlloc    int64 // size of the active segment's file, >= activeSize; zeros past it
+	preallocated   bool  // the active segment was created zero-filled to segmentBytes
 	dirty          bool  // active may hold bytes past activeSize from a failed write
 	dirSyncPending bool  // the active segment's directory entry is not yet known durable
 	spare          []byte
@@ -111,6 +119,8 @@ func Open(opts Options) (*Spool, error) {
 		wake:         make(chan struct{}, 1),
 		writerDone:   make(chan struct{}),
 		durableCh:    make(chan struct{}),
+		prepStop:     make(chan struct{}),
+		noPrealloc:   opts.noPrealloc,
 		cur:          &batch{done: make(chan struct{})},
 	}
 	if s.fs == nil {
@@ -140,6 +150,7 @@ func Open(opts Options) (*Spool, error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	s.maybePrepare()
 	go s.run()
 	st := s.Stats()
 	s.log.Info().Str("dir", s.dir).Int("segments", st.Segments).Int64("bytes", st.Bytes).

@@ -341,19 +341,30 @@ func segmentFiles(t testing.TB, dir string) []string {
 	return names
 }
 
+// assertStatsMatchDisk checks Stats against the files: sealed segments are exactly their
+// records; the active one (the last) holds its records and then only preallocated zeros.
 func assertStatsMatchDisk(t testing.TB, s *Spool, dir string) {
 	t.Helper()
 	var total int64
-	segs := segmentFiles(t, dir)
-	for _, name := range segs {
-		info, err := os.Stat(name)
+	segs := segmentFiles(t, dir) // sorted: the active segment is last
+	for i, name := range segs {
+		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		total += info.Size()
+		size := int64(len(data))
+		if i == len(segs)-1 {
+			s.mu.Lock()
+			size = s.segments[len(s.segments)-1].size
+			s.mu.Unlock()
+			if int64(len(data)) < size || !allZero(data[size:]) {
+				t.Fatalf("active segment is %d bytes for %d bytes of records, not followed by zeros only", len(data), size)
+			}
+		}
+		total += size
 	}
 	if st := s.Stats(); st.Bytes != total || st.Segments != len(segs) {
-		t.Fatalf("Stats = %+v; disk has %d segments of %d bytes", st, len(segs), total)
+		t.Fatalf("Stats = %+v; disk has %d segments of %d bytes of records", st, len(segs), total)
 	}
 }
 

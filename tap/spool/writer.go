@@ -83,6 +83,7 @@ func (s *Spool) run() {
 	defer close(s.writerDone)
 	for range s.wake {
 		if s.drain() {
+			s.dropSpare()
 			return
 		}
 	}
@@ -116,7 +117,9 @@ func (s *Spool) commit(b *batch) error {
 	if err := s.repairTail(); err != nil {
 		return err
 	}
-	if s.activeSize > headerSize && s.activeSize >= s.segmentBytes {
+	// Rotate when the segment is full, or early, onto a ready spare, when the active segment
+	// was not preallocated (a fresh spool's first one): every sync there commits the journal.
+	if s.activeSize > headerSize && (s.activeSize >= s.segmentBytes || (!s.preallocated && s.spareReady())) {
 		if err := s.rotate(b.first); err != nil {
 			return err
 		}
@@ -126,6 +129,7 @@ func (s *Spool) commit(b *batch) error {
 		_ = s.repairTail() // retried before the next batch, which fails if it still fails
 		return fmt.Errorf("writing segment %s: %w", segmentName(s.lastFirst()), err)
 	}
+	s.activeAlloc = max(s.activeAlloc, s.activeSize+int64(len(b.buf)))
 	if err := s.active.Sync(); err != nil {
 		// After a failed fsync the kernel may have dropped the pages: never trust them, cut
 		// them off, and let the next batch write its records afresh.
@@ -161,6 +165,7 @@ func (s *Spool) finish(b *batch, err error) {
 	if err != nil {
 		s.log.Debug().Err(err).Uint64("offset", b.first).Int("bytes", len(b.buf)).Msg("spool batch failed")
 	}
+	s.maybePrepare() // before answering, so a caller that saw the answer sees the spare started
 	b.err = err
 	close(b.done) // appenders are done with buf: they encoded before the writer took it
 	if cap(b.buf) <= maxRetainedBuffer {
@@ -175,6 +180,9 @@ func (s *Spool) repairTail() error {
 		return nil
 	}
 	name := segmentName(s.lastFirst())
+	// This gives up the segment's preallocated zeros too: a failed write may have left
+	// anything there. The writer moves on to a fresh spare once one is ready.
+	s.activeAlloc, s.preallocated = s.activeSize, false
 	if err := s.active.Truncate(s.activeSize); err != nil {
 		return fmt.Errorf("truncating segment %s after a failed write: %w", name, err)
 	}
@@ -195,7 +203,10 @@ func (s *Spool) lastFirst() uint64 {
 
 // rotate seals the active segment and starts a new one whose first offset is first.
 func (s *Spool) rotate(first uint64) error {
-	f, err := s.createSegment(first)
+	if err := s.sealActive(); err != nil {
+		return err
+	}
+	f, alloc, preallocated, err := s.newSegment(first)
 	if err != nil {
 		return err
 	}
@@ -204,7 +215,7 @@ func (s *Spool) rotate(first uint64) error {
 		s.dirSyncPending = true
 	}
 	old := s.active
-	s.adopt(f, first)
+	s.adopt(f, first, alloc, preallocated)
 	if err := old.Close(); err != nil {
 		// Everything in it was fsynced; a failed close of a sealed file loses nothing.
 		s.log.Warn().Err(err).Msg("closing sealed segment")
@@ -246,19 +257,22 @@ func (s *Spool) startSegment(first uint64) error {
 		_ = f.Close()
 		return fmt.Errorf("syncing spool directory: %w", err)
 	}
-	s.adopt(f, first)
+	s.adopt(f, first, headerSize, false)
 	s.next = first
 	s.durable = first - 1
 	return nil
 }
 
-// adopt makes f, holding only a header, the active segment.
-func (s *Spool) adopt(f File, first uint64) {
+// adopt makes f, holding only a header and alloc-headerSize bytes of zeros, the active
+// segment.
+func (s *Spool) adopt(f File, first uint64, alloc int64, preallocated bool) {
 	s.mu.Lock()
 	s.segments = append(s.segments, segment{first: first, size: headerSize})
 	s.bytes += headerSize
 	s.mu.Unlock()
 	s.active = f
 	s.activeSize = headerSize
+	s.activeAlloc = alloc
+	s.preallocated = preallocated
 	s.dirty = false
 }

@@ -74,21 +74,23 @@ func (m *MemFS) used() int64 {
 	return n
 }
 
-// Crash returns the file system a reboot would find. Unsynced bytes appended past the synced
-// content survive in part, chosen by rng, as a torn write would leave them.
+// Crash returns the file system a reboot would find: each file keeps its synced bytes; unsynced
+// overwrites survive sector by sector at random and unsynced appends as a random prefix, as
+// torn writes would leave them.
 func (m *MemFS) Crash(rng *rand.Rand) *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.crashLocked(rng)
+}
+
+// crashLocked is Crash for a caller holding m.mu.
+func (m *MemFS) crashLocked(rng *rand.Rand) *MemFS {
 	after := New()
 	copies := map[*inode]*inode{}
 	for name, ino := range m.durable {
 		c, ok := copies[ino]
 		if !ok {
-			data := append([]byte(nil), ino.synced...)
-			if len(ino.data) > len(ino.synced) && string(ino.data[:len(ino.synced)]) == string(ino.synced) {
-				extra := ino.data[len(ino.synced):]
-				data = append(data, extra[:rng.IntN(len(extra)+1)]...)
-			}
+			data := survivor(ino, rng)
 			c = &inode{data: data, synced: append([]byte(nil), data...)}
 			copies[ino] = c
 		}
@@ -96,6 +98,30 @@ func (m *MemFS) Crash(rng *rand.Rand) *MemFS {
 		after.durable[name] = c
 	}
 	return after
+}
+
+// sectorSize is the unit a disk writes atomically.
+const sectorSize = 512
+
+// survivor returns what a power cut leaves of a file: its synced bytes, with each sector of
+// unsynced overwrites inside them either kept or lost at random (the kernel writes dirty pages
+// back in any order, before any Sync), and a random prefix of the bytes appended past them.
+// An unsynced truncation is lost. Sync (fsync or fdatasync: both make the data and the size
+// durable) is the only thing that guarantees bytes survive.
+func survivor(ino *inode, rng *rand.Rand) []byte {
+	data := append([]byte(nil), ino.synced...)
+	common := min(len(ino.data), len(ino.synced))
+	for i := 0; i < common; i += sectorSize {
+		j := min(i+sectorSize, common)
+		if string(ino.data[i:j]) != string(ino.synced[i:j]) && rng.IntN(2) == 0 {
+			copy(data[i:j], ino.data[i:j])
+		}
+	}
+	if len(ino.data) > len(ino.synced) {
+		extra := ino.data[len(ino.synced):]
+		data = append(data, extra[:rng.IntN(len(extra)+1)]...)
+	}
+	return data
 }
 
 // File returns a copy of a file's current content, or nil.
