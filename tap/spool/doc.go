@@ -21,9 +21,13 @@
 //     follow the damage, the cut bytes are kept in a *.corrupt file and an error is logged.
 //     Damage anywhere else is reported by a Reader as an error wrapping ErrCorrupt that names
 //     the segment and byte position; it is never skipped silently.
-//   - One process per directory. Open takes an exclusive flock on spool_dir/LOCK; a second
-//     Open, in this or another process, fails with ErrLocked. The kernel drops the lock when
-//     the process dies, so a crash leaves no stale lock.
+//   - One writer process and one reader process per directory. Open takes an exclusive flock
+//     on spool_dir/LOCK; a second Open, in this or another process, fails with ErrLocked.
+//     OpenReader takes spool_dir/READER.LOCK instead (one reader at a time), never writes a
+//     segment, and reads only what the writer has fsynced: the writer publishes its durable
+//     position in spool_dir/DURABLE after every group commit (see shared.go). A reader's
+//     ReleaseThrough deletes only sealed segments; the writer notices. The kernel drops locks
+//     when the process dies, so a crash leaves no stale lock.
 //   - Bounded memory. Records live in segment files (default 64 MiB each) named by their
 //     first offset; the index holds a few words per segment and readers stream from files.
 //     Segments wholly at or below an offset the target has committed are deleted with
@@ -38,4 +42,6 @@
 //	off, err := s.Append(ctx, body, tokenID)             // receiver: 200 only when err == nil
 //	r, err := s.NewReader(bookmark)                      // emitter: records after bookmark
 //	rec, err := r.Next(ctx)                              // ... in order, until ErrClosed
+//
+//	rs, err := spool.OpenReader(spool.Options{Dir: dir}) // another process, beside the writer
 package spool

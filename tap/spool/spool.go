@@ -77,6 +77,8 @@ type Spool struct {
 	writerDone chan struct{} // closed when the writer goroutine has exited
 	relMu      sync.Mutex    // serialises ReleaseThrough and Close
 
+	shared *shared // the two-process protocol: publishing (writer) or polling (reader); see shared.go
+
 	mu           sync.Mutex
 	closing      bool          // CloseWriter was called: Appends are refused
 	writerClosed bool          // the writer exited after answering every accepted Append
@@ -122,6 +124,7 @@ func Open(opts Options) (*Spool, error) {
 		prepStop:     make(chan struct{}),
 		noPrealloc:   opts.noPrealloc,
 		cur:          &batch{done: make(chan struct{})},
+		shared:       newShared(),
 	}
 	if s.fs == nil {
 		s.fs = OSFS{}
@@ -152,6 +155,7 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s.maybePrepare()
 	go s.run()
+	s.startShared()
 	st := s.Stats()
 	s.log.Info().Str("dir", s.dir).Int("segments", st.Segments).Int64("bytes", st.Bytes).
 		Uint64("first_offset", st.FirstOffset).Uint64("offset", st.LastOffset).Msg("spool opened")
@@ -317,6 +321,9 @@ func (s *Spool) Stats() Stats {
 // segment being written. The tap calls it at start with the offset from --state, whose records
 // the target has committed. Readers keep reading a segment they already have open.
 func (s *Spool) ReleaseThrough(off uint64) error {
+	if s.shared != nil && s.shared.inspect {
+		return errors.New("spool: ReleaseThrough on an Inspect view")
+	}
 	s.relMu.Lock()
 	defer s.relMu.Unlock()
 	s.mu.Lock()
@@ -377,6 +384,7 @@ func (s *Spool) Close() error {
 	if err := s.CloseWriter(); err != nil {
 		return err
 	}
+	shErr := s.stopShared() // before relMu: a reader's poller takes it
 	s.relMu.Lock()
 	defer s.relMu.Unlock()
 	s.mu.Lock()
@@ -387,8 +395,13 @@ func (s *Spool) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	var errs []error
-	if err := s.active.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("closing active segment: %w", err))
+	if shErr != nil {
+		errs = append(errs, fmt.Errorf("closing %s: %w", durableFileName, shErr))
+	}
+	if s.active != nil { // nil for OpenReader and Inspect
+		if err := s.active.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing active segment: %w", err))
+		}
 	}
 	if err := s.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("releasing spool lock: %w", err))

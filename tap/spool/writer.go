@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 )
 
 // batch is a group of records written with one write and one fsync. Appenders encode their
@@ -130,7 +131,10 @@ func (s *Spool) commit(b *batch) error {
 		return fmt.Errorf("writing segment %s: %w", segmentName(s.lastFirst()), err)
 	}
 	s.activeAlloc = max(s.activeAlloc, s.activeSize+int64(len(b.buf)))
-	if err := s.active.Sync(); err != nil {
+	syncStart := time.Now()
+	err := s.active.Sync()
+	s.shared.sync.observe(time.Since(syncStart))
+	if err != nil {
 		// After a failed fsync the kernel may have dropped the pages: never trust them, cut
 		// them off, and let the next batch write its records afresh.
 		s.dirty = true
@@ -166,6 +170,9 @@ func (s *Spool) finish(b *batch, err error) {
 		s.log.Debug().Err(err).Uint64("offset", b.first).Int("bytes", len(b.buf)).Msg("spool batch failed")
 	}
 	s.maybePrepare() // before answering, so a caller that saw the answer sees the spare started
+	if err == nil {
+		s.publish() // a reader process may now read b
+	}
 	b.err = err
 	close(b.done) // appenders are done with buf: they encoded before the writer took it
 	if cap(b.buf) <= maxRetainedBuffer {
