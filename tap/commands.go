@@ -103,7 +103,7 @@ func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 // the same spool_dir, at the same time.
 func Serve(ctx context.Context, o Options) error {
 	cfg := o.Config
-	sp, err := spool.Open(spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
+	sp, err := openWriter(ctx, spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
 	if err != nil {
 		return fmt.Errorf("opening spool: %w", err)
 	}
@@ -134,6 +134,24 @@ func Serve(ctx context.Context, o Options) error {
 	}
 	o.Log.Info().Uint64("offset", sp.Durable()).Msg("stopped")
 	return nil
+}
+
+// openWriter opens the spool as its writer. A scheduled load that finds
+// no writer running holds the writer lock for a moment (to recover the
+// spool after a crash); a receiver starting just then waits for it.
+func openWriter(ctx context.Context, opts spool.Options) (*spool.Spool, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sp, err := spool.Open(opts)
+		if !errors.Is(err, spool.ErrLocked) || time.Now().After(deadline) {
+			return sp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // mainToken manages the token file: new, list, revoke.

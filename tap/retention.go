@@ -1,6 +1,28 @@
 package tap
 
-import "time"
+import (
+	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+// release deletes, at start, the spool segments the target has committed
+// (through committed, from --state) and retention no longer keeps.
+func release(sp *spool.Spool, committed uint64, cfg Config, now time.Time) error {
+	off := committed
+	if cfg.SpoolRetention > 0 {
+		infos, err := sp.Segments()
+		if err != nil {
+			return err
+		}
+		segs := make([]sealedSegment, len(infos))
+		for i, in := range infos {
+			segs[i] = sealedSegment{First: in.First, Size: in.Size, Newest: in.Modified}
+		}
+		off = retainedRelease(segs, committed, now, cfg.SpoolRetention, cfg.SpoolRetentionBytes)
+	}
+	return sp.ReleaseThrough(off)
+}
 
 // sealedSegment describes one spool segment for the retention decision.
 type sealedSegment struct {

@@ -52,14 +52,20 @@ type Options struct {
 // (503), emits everything spooled, writes a final STATE and returns nil.
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
-	sp, err := spool.Open(spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
+	// Without a server this process only reads: `serve` may be writing the
+	// same spool_dir meanwhile.
+	open := spool.Open
+	if cfg.Listen == "" && o.Listener == nil {
+		open = spool.OpenReader
+	}
+	sp, err := open(spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
 	if err != nil {
 		return fmt.Errorf("opening spool: %w", err)
 	}
 	defer sp.Close()
 
 	start := resumeOffset(o.State, sp, o.Log)
-	if err := sp.ReleaseThrough(start); err != nil {
+	if err := release(sp, start, cfg, time.Now()); err != nil {
 		return fmt.Errorf("releasing emitted spool segments: %w", err)
 	}
 	w := singer.NewWriter(o.Stdout)

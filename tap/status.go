@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -63,6 +62,7 @@ func printSpoolStatus(w io.Writer, cfg Config, now time.Time) string {
 	if err != nil {
 		return fmt.Sprintf("spool: %v", err)
 	}
+	defer info.sp.Close()
 	fmt.Fprintf(w, "spool id\t%s\n", info.id)
 	fmt.Fprintf(w, "spool segments\t%d (%s)\n", info.stats.Segments, humanBytes(info.stats.Bytes))
 	fmt.Fprintf(w, "spool records\t%d (offsets %d..%d)\n", heldRecords(info.stats), info.stats.FirstOffset, info.stats.LastOffset)
@@ -73,8 +73,8 @@ func printSpoolStatus(w io.Writer, cfg Config, now time.Time) string {
 		}
 		fmt.Fprintf(w, "emitted through\toffset %d (%s ago)\n", p.Offset, now.Sub(p.Updated).Round(time.Second))
 		fmt.Fprintf(w, "backlog\t%d records not emitted yet\n", backlog)
-		if backlog > 0 && !info.oldestAfter(p.Offset).IsZero() {
-			fmt.Fprintf(w, "oldest unemitted\treceived %s ago\n", now.Sub(info.oldestAfter(p.Offset)).Round(time.Second))
+		if at := info.oldestAfter(p.Offset); backlog > 0 && !at.IsZero() {
+			fmt.Fprintf(w, "oldest unemitted\treceived %s ago\n", now.Sub(at).Round(time.Second))
 		}
 	} else {
 		fmt.Fprintf(w, "emitted through\tnothing emitted from this spool yet\n")
@@ -151,5 +151,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
-var _ = os.Stat

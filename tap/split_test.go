@@ -1,0 +1,182 @@
+package tap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+// load runs the tap once with "listen": "" from state, as a scheduler
+// does, and returns the event ids it emitted and its last state.
+func load(t *testing.T, cfg Config, state Bookmark) ([]string, Bookmark) {
+	t.Helper()
+	cfg.Listen = ""
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Config: cfg, State: state, Selection: mustDefault(t), Stdout: &out,
+		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
+	if err != nil {
+		t.Fatalf("load run: %v", err)
+	}
+	r := singer.NewReader(&out, 0)
+	var ids []string
+	last := state
+	for {
+		m, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch m.Type {
+		case "RECORD":
+			var rec struct {
+				EventID string `json:"event_id"`
+			}
+			_ = json.Unmarshal(m.Record, &rec)
+			ids = append(ids, rec.EventID)
+		case "STATE":
+			if last, err = ParseState(m.Value); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return ids, last
+}
+
+// TestServeWithScheduledLoads: `serve` receives webhooks while Singer runs
+// with "listen": "" load the same spool_dir over and over, each from the
+// previous one's state. Every acknowledged webhook is emitted exactly once
+// across runs, in order; /metrics of the receiver shows what the loads
+// emitted, and status reports it all.
+func TestServeWithScheduledLoads(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, Options{Config: cfg, Listener: ln, Log: zerolog.New(zerolog.NewTestWriter(t)), TokenPoll: 20 * time.Millisecond})
+	}()
+	waitReady(t, base)
+
+	const n = 80
+	posted := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if code := post(t, base+"/webhook/"+testToken, sentEvent(fmt.Sprint("e", i))); code != 200 {
+				posted <- fmt.Errorf("POST e%d: %d", i, code)
+				return
+			}
+		}
+		posted <- nil
+	}()
+
+	var all []string
+	var st Bookmark
+	runs := 0
+	postDone := false
+	deadline := time.Now().Add(30 * time.Second)
+	for len(all) < n && time.Now().Before(deadline) {
+		ids, next := load(t, cfg, st)
+		all = append(all, ids...)
+		st = next
+		runs++
+		if !postDone {
+			select {
+			case err := <-posted:
+				if err != nil {
+					t.Fatal(err)
+				}
+				postDone = true
+			default:
+			}
+		}
+	}
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprint("e", i)
+	}
+	if strings.Join(all, ",") != strings.Join(want, ",") {
+		t.Fatalf("after %d loads emitted %v; want e0..e%d once each, in order", runs, all, n-1)
+	}
+	t.Logf("%d load runs", runs)
+
+	m, _ := scrape(t, base)
+	if m["emitted_offset"] != n || m["backlog_records"] != 0 || m["spool_durable_offset"] != n {
+		t.Errorf("receiver metrics: emitted_offset %v backlog %v durable %v; want %d, 0, %d", m["emitted_offset"], m["backlog_records"], m["spool_durable_offset"], n, n)
+	}
+	if m[`spool_fsync_duration_seconds_count`] < 1 {
+		t.Errorf("no fsync observed: %v", m)
+	}
+	if m[`http_requests_total{code="200"}`] < n {
+		t.Errorf("http 200s %v; want at least %d", m[`http_requests_total{code="200"}`], n)
+	}
+
+	config := filepath.Join(t.TempDir(), "tap.json")
+	raw, _ := json.Marshal(map[string]any{"listen": ln.Addr().String(), "spool_dir": dir, "webhook_tokens": []string{testToken}})
+	os.WriteFile(config, raw, 0o600)
+	code, out, errOut := runMain(t, "status", "--config", config)
+	for _, want := range []string{"spool records", fmt.Sprintf("offsets 1..%d", n), "backlog", "0 records not emitted", "server", "up", "http_requests_total", "webhook tokens"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	if code != 0 {
+		t.Errorf("status exit %d", code)
+	}
+
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestStatusWithEverythingStopped: status reads the spool directory alone.
+func TestStatusWithEverythingStopped(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		sp.Append(context.Background(), []byte(sentEvent(fmt.Sprint("s", i))), "tok")
+	}
+	sp.Close()
+	config := writeConfig(t, t.TempDir(), map[string]any{"spool_dir": dir, "listen": "127.0.0.1:1"})
+	code, out, _ := runMain(t, "status", "--config", config)
+	for _, want := range []string{"offsets 1..3", "nothing emitted", "not answering"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("status exit %d", code)
+	}
+	_, st := load(t, Config{SpoolDir: dir, StateInterval: time.Second}, Bookmark{})
+	if st.SpoolOffset != 3 {
+		t.Fatalf("load state %+v", st)
+	}
+	_, out, _ = runMain(t, "status", "--config", config)
+	if !strings.Contains(out, "offset 3") || !strings.Contains(out, "0 records not emitted") {
+		t.Errorf("status after a load:\n%s", out)
+	}
+	bad := writeConfig(t, t.TempDir(), map[string]any{"spool_dir": filepath.Join(dir, "nope")})
+	if code, _, _ := runMain(t, "status", "--config", bad); code != 1 {
+		t.Errorf("status of a missing spool: exit %d; want 1", code)
+	}
+}
