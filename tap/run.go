@@ -8,6 +8,12 @@
 // pipeline rerun from the last state its target printed emits every
 // record that target had not committed: at least once, and exactly one
 // row per event_id with an upserting target.
+//
+// Modes: the Singer mode with a server receives and emits in one process;
+// `serve` only receives (the spool's writer) while Singer runs with
+// "listen": "" only emit (its reader), so a scheduler can load every
+// minute beside a receiver that stays up. `token` manages the token file
+// and `status` describes a spool directory and a running server.
 package tap
 
 import (
@@ -63,6 +69,13 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("opening spool: %w", err)
 	}
 	defer sp.Close()
+	if !sp.ReadOnly() {
+		// This process emits too: no scheduled load may read and release
+		// the same spool meanwhile.
+		if err := sp.LockReading(); err != nil {
+			return fmt.Errorf("opening spool: %w", err)
+		}
+	}
 
 	start := resumeOffset(o.State, sp, o.Log)
 	if err := release(sp, start, cfg, time.Now()); err != nil {

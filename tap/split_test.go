@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -179,4 +180,20 @@ func TestStatusWithEverythingStopped(t *testing.T) {
 	if code, _, _ := runMain(t, "status", "--config", bad); code != 1 {
 		t.Errorf("status of a missing spool: exit %d; want 1", code)
 	}
+}
+
+// TestLoadRefusedBesideCombinedTap: a tap that receives and emits in one
+// process is the spool's reader too; a scheduled load on the same
+// spool_dir fails clearly instead of releasing segments under it.
+func TestLoadRefusedBesideCombinedTap(t *testing.T) {
+	dir := t.TempDir()
+	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
+	waitReady(t, rt.base)
+	cfg := testConfig(t, dir)
+	cfg.Listen = ""
+	err := Run(context.Background(), Options{Config: cfg, Selection: mustDefault(t), Stdout: &bytes.Buffer{}, Log: zerolog.Nop()})
+	if !errors.Is(err, spool.ErrLocked) || !strings.Contains(err.Error(), "being read") {
+		t.Fatalf("load beside a combined tap: %v; want ErrLocked naming the reader", err)
+	}
+	rt.stop(t)
 }

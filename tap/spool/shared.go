@@ -79,6 +79,25 @@ type shared struct {
 	stop     chan struct{}
 	done     chan struct{}
 	sync     *SyncHistogram
+	rlock    io.Closer // writer that also reads (LockReading): the reader lock
+}
+
+// LockReading takes the reader lock for a writer that also emits (the tap with its server), so
+// no OpenReader in another process reads and releases the same spool meanwhile. Close
+// releases it.
+func (s *Spool) LockReading() error {
+	if s.shared == nil || s.shared.readOnly {
+		return errors.New("spool: LockReading needs a spool opened with Open")
+	}
+	lock, err := s.fs.Lock(s.path(readerLockName))
+	if errors.Is(err, ErrLocked) {
+		return fmt.Errorf("%w: spool directory %s is being read by another process (one reader at a time)", ErrLocked, s.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("locking spool directory for reading: %w", err)
+	}
+	s.shared.rlock = lock
+	return nil
 }
 
 // position returns the writer's current durable position.
@@ -194,6 +213,9 @@ func (s *Spool) stopShared() error {
 	}
 	close(sh.stop)
 	<-sh.done
+	if sh.rlock != nil {
+		_ = sh.rlock.Close()
+	}
 	s.publish()
 	sh.pubMu.Lock()
 	defer sh.pubMu.Unlock()

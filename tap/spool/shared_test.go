@@ -183,6 +183,24 @@ func TestOpenReader_Locks(t *testing.T) {
 	}
 }
 
+// TestLockReading: a writer that also reads keeps readers in other
+// processes out until it closes.
+func TestLockReading(t *testing.T) {
+	dir := t.TempDir()
+	w := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
+	if err := w.LockReading(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReader(Options{Dir: dir}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenReader beside a reading writer = %v; want ErrLocked", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
+	r.Close()
+}
+
 // TestOpenReader_NoWriterRecovers: with no writer running and nothing
 // published (a spool from before DURABLE existed), OpenReader recovers the
 // spool as a writer for a moment and then reads all of it.
