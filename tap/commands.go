@@ -188,6 +188,12 @@ func mainToken(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := tokenFilePath(cfg.SpoolDir)
+	unlock, err := lockTokenFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s token: %v\n", Name, err)
+		return exitFailed
+	}
+	defer unlock()
 	tf, err := readTokenFile(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s token: %v\n", Name, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
 // TokenFileName is the token file `token new|list|revoke` manage, in
@@ -94,6 +95,26 @@ func writeTokenFile(path string, tf tokenFile) error {
 		return fmt.Errorf("writing token file: %w", err)
 	}
 	return nil
+}
+
+// lockTokenFile serialises token commands on one spool_dir, so two
+// `token new` at once both land in the file. The lock is held for a
+// moment; a busy one is waited for up to a few seconds.
+func lockTokenFile(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("creating spool directory: %w", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lock, err := spool.OSFS{}.Lock(path + ".lock")
+		if err == nil {
+			return func() { _ = lock.Close() }, nil
+		}
+		if !errors.Is(err, spool.ErrLocked) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("locking token file: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // newToken returns a random URL-safe token.

@@ -124,6 +124,50 @@ func TestTokenCommands(t *testing.T) {
 	}
 }
 
+// TestTokenNewConcurrent: token commands run at once all land in the file.
+func TestTokenNewConcurrent(t *testing.T) {
+	config := writeConfig(t, t.TempDir(), nil)
+	const n = 4
+	ids := make(chan string, n)
+	for range n {
+		go func() {
+			var out, errOut bytes.Buffer
+			if code := Main(context.Background(), []string{"token", "new", "--config", config}, &out, &errOut); code != 0 {
+				t.Errorf("token new: %d %s", code, errOut.String())
+			}
+			m := regexp.MustCompile(`token id: +(\S+)`).FindStringSubmatch(out.String())
+			if m == nil {
+				ids <- ""
+				return
+			}
+			ids <- m[1]
+		}()
+	}
+	_, list, _ := runMainAfter(t, ids, n, "token", "list", "--config", config)
+	for _, id := range list {
+		if id == "" {
+			t.Fatal("a token new printed no id")
+		}
+	}
+}
+
+// runMainAfter collects n ids from ids, then runs Main with args and
+// checks its output lists every id.
+func runMainAfter(t *testing.T, ids chan string, n int, args ...string) (int, []string, string) {
+	t.Helper()
+	var got []string
+	for range n {
+		got = append(got, <-ids)
+	}
+	code, out, _ := runMain(t, args...)
+	for _, id := range got {
+		if id != "" && !strings.Contains(out, id) {
+			t.Errorf("token %s missing from list:\n%s", id, out)
+		}
+	}
+	return code, got, out
+}
+
 func TestTokenNewPrintsListenURL(t *testing.T) {
 	dir := t.TempDir()
 	config := writeConfig(t, dir, map[string]any{"listen": "0.0.0.0:9999"})
