@@ -189,6 +189,14 @@ func TestMainNeedsSomeToken(t *testing.T) {
 			t.Fatalf("%v without any token: exit %d %q; want 2 naming webhook_tokens", args, code, errOut)
 		}
 	}
+	if code, _, errOut := runMain(t, "serve", "--config", writeConfig(t, t.TempDir(), map[string]any{"listen": ""})); code != 2 || !strings.Contains(errOut, "listen:") {
+		t.Fatalf(`serve with "listen": "": exit %d %q; want 2 naming listen`, code, errOut)
+	}
+	for _, cmd := range []string{"serve", "status"} {
+		if code, _, errOut := runMain(t, cmd); code != 2 || !strings.Contains(errOut, "--config is required") {
+			t.Fatalf("%s without --config: exit %d %q", cmd, code, errOut)
+		}
+	}
 	emitOnly := writeConfig(t, t.TempDir(), map[string]any{"listen": ""})
 	if code, _, errOut := runMain(t, "--config", emitOnly); code != 0 {
 		t.Fatalf(`"listen": "" without tokens: exit %d: %s`, code, errOut)
