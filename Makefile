@@ -7,7 +7,8 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
 FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzFastSchema ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
-               ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun
+               ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
+               ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

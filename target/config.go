@@ -40,7 +40,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BatchSizeRows:      100000,
-		BatchSizeBytes:     64 << 20,
+		BatchSizeBytes:     16 << 20, // converted rows take ~3x their JSON, and one batch loads while the next fills: ~130 MB peak RSS
 		MaxBatchAge:        time.Second,
 		AddMetadataColumns: true,
 		PrimaryKeyRequired: true,
