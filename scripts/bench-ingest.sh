@@ -37,14 +37,24 @@ wait_ready http://127.0.0.1:18182/readyz
 tapres=$(bin/cio-loadgen run --url "http://127.0.0.1:18182/webhook/$token" --conns "$conns" --duration "${secs}s" --signing-key "$key")
 kill -TERM $tap; wait $tap
 echo "tap-customerio-webhook: $tapres"
-python3 - "$base" "$tapres" <<'PY'
-import json, sys
-b, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"ratio tap/noop requests/s: {t['rps']/b['rps']:.2f}  (tap {t['rps']:.0f}/s, noop {b['rps']:.0f}/s)")
-l = t['latency_ms']; print(f"tap acknowledgement latency ms: p50 {l['p50']} p99 {l['p99']} max {l['max']}; non-2xx: {t['non_2xx']}")
-PY
 
+# The receiver alone (`serve`): the acknowledgement path without the
+# emitter classifying and writing Singer messages on the same two cores.
 rm -rf "$work/spool"
+bin/tap-customerio-webhook serve --config "$work/tap.json" & tap=$!
+wait_ready http://127.0.0.1:18182/readyz
+serveres=$(bin/cio-loadgen run --url "http://127.0.0.1:18182/webhook/$token" --conns "$conns" --duration "${secs}s" --signing-key "$key")
+kill -TERM $tap; wait $tap
+echo "tap-customerio-webhook serve: $serveres"
+python3 - "$base" "$tapres" "$serveres" <<'PY'
+import json, sys
+b, t, s = (json.loads(a) for a in sys.argv[1:4])
+for name, r in (("tap (receive + emit)", t), ("tap serve (receive only)", s)):
+    l = r['latency_ms']
+    print(f"{name}: {r['rps']:.0f} req/s = {r['rps']/b['rps']:.2f} x noop ({b['rps']:.0f}/s); ack latency ms p50 {l['p50']:.2f} p99 {l['p99']:.2f} max {l['max']:.2f}; non-2xx {r['non_2xx']}")
+PY
+rm -rf "$work/spool"
+
 mkfifo "$work/out"
 bin/tap-customerio-webhook --config "$work/tap.json" > "$work/out" & tap=$!
 exec 3<"$work/out"   # opened, never read: the emitter blocks once the pipe is full
