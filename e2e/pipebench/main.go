@@ -95,10 +95,10 @@ func run(bin string, duration time.Duration, conns int, rate float64) error {
 		return fmt.Errorf("cio-loadgen: %w", err)
 	}
 	var load struct {
-		Requests uint64            `json:"requests"`
-		RPS      float64           `json:"rps"`
-		Status   map[string]uint64 `json:"status"`
-		Non2xx   uint64            `json:"non_2xx"`
+		Requests uint64             `json:"requests"`
+		RPS      float64            `json:"rps"`
+		Status   map[string]uint64  `json:"status"`
+		Non2xx   uint64             `json:"non_2xx"`
 		Latency  map[string]float64 `json:"latency_ms"`
 	}
 	if err := json.Unmarshal(out, &load); err != nil {
