@@ -3,6 +3,8 @@ package spool
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/vfs"
 )
 
 // Sentinel errors. Callers classify with errors.Is; the receiver answers 503 to all of them.
@@ -14,8 +16,8 @@ var (
 	// Options.MaxBytes. Releasing segments (ReleaseThrough) makes room again.
 	ErrFull = errors.New("spool: full")
 	// ErrLocked is returned by Open when another process (or another Open in this process)
-	// holds the directory.
-	ErrLocked = errors.New("spool: locked")
+	// holds the directory. It is vfs.ErrLocked, which FS.Lock implementations return.
+	ErrLocked = vfs.ErrLocked
 	// ErrCorrupt is wrapped by every error about damaged spool contents; the concrete error is
 	// a *CorruptError naming the file and byte position.
 	ErrCorrupt = errors.New("spool: corrupt")

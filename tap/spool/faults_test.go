@@ -11,13 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 )
 
 // failOp returns a fault that fails op on files whose base name ends in suffix.
 func failOp(op, suffix string) func(string, string) error {
 	return func(o, name string) error {
 		if o == op && strings.HasSuffix(name, suffix) {
-			return errInjected
+			return spooltest.ErrInjected
 		}
 		return nil
 	}
@@ -25,12 +27,12 @@ func failOp(op, suffix string) func(string, string) error {
 
 // assertTailClean checks the active segment holds exactly its durable bytes: no half-written
 // record may remain in front of the next one.
-func assertTailClean(t *testing.T, fsys *memFS, s *Spool) {
+func assertTailClean(t *testing.T, fsys *spooltest.MemFS, s *Spool) {
 	t.Helper()
 	s.mu.Lock()
 	last := s.segments[len(s.segments)-1]
 	s.mu.Unlock()
-	if got := int64(len(fsys.file(s.path(segmentName(last.first))))); got != last.size {
+	if got := int64(len(fsys.File(s.path(segmentName(last.first))))); got != last.size {
 		t.Fatalf("active segment is %d bytes, durable length %d", got, last.size)
 	}
 }
@@ -44,21 +46,21 @@ func TestAppend_IOFailures(t *testing.T) {
 		{"write fails after half the bytes", failOp("write", segmentSuffix)},
 		{"fsync and the truncation after it fail", func(op, name string) error {
 			if (op == "sync" || op == "truncate") && strings.HasSuffix(name, segmentSuffix) {
-				return errInjected
+				return spooltest.ErrInjected
 			}
 			return nil
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys := newMemFS()
+			fsys := spooltest.New()
 			s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 			mustAppend(t, s, "before", "t")
 
-			fsys.setFault(tc.fault)
+			fsys.SetFault(tc.fault)
 			for i := 0; i < 3; i++ { // later Appends retry, and fail while the disk does
 				off, err := s.Append(context.Background(), []byte("during"), "t")
-				if !errors.Is(err, errInjected) || off != 0 {
+				if !errors.Is(err, spooltest.ErrInjected) || off != 0 {
 					t.Fatalf("Append on a failing disk = %d, %v; want 0 and the I/O error", off, err)
 				}
 			}
@@ -66,7 +68,7 @@ func TestAppend_IOFailures(t *testing.T) {
 				t.Fatalf("Durable = %d after failed appends, want 1", d)
 			}
 
-			fsys.setFault(nil)
+			fsys.SetFault(nil)
 			off := mustAppend(t, s, "after", "t")
 			if off <= 1 {
 				t.Fatalf("offset after recovery %d, want > 1", off)
@@ -77,7 +79,7 @@ func TestAppend_IOFailures(t *testing.T) {
 			}
 
 			// And after power loss, exactly the acknowledged records are there.
-			crashed := fsys.crash(rand.New(rand.NewPCG(7, 7)))
+			crashed := fsys.Crash(rand.New(rand.NewPCG(7, 7)))
 			s2 := mustOpen(t, Options{Dir: testDir, FS: crashed, Log: testLog(t)})
 			if got := bodies(readAll(t, s2, 0)); strings.Join(got, ",") != "before,after" {
 				t.Fatalf("after power loss read %q, want before,after", got)
@@ -97,7 +99,7 @@ func TestAppend_RotationFailures(t *testing.T) {
 	for _, tc := range tests {
 		op := tc.op
 		t.Run(fmt.Sprintf("%s/spare=%v", op, tc.spare), func(t *testing.T) {
-			fsys := newMemFS()
+			fsys := spooltest.New()
 			// One 31-byte record fills a segment, so every Append after the first rotates.
 			s := mustOpen(t, Options{Dir: testDir, FS: fsys, SegmentBytes: 50, Log: testLog(t), noPrealloc: !tc.spare})
 			mustAppend(t, s, "one", "t")
@@ -107,14 +109,14 @@ func TestAppend_RotationFailures(t *testing.T) {
 
 			var failing atomic.Bool
 			failing.Store(true)
-			fsys.setFault(func(o, name string) error {
+			fsys.SetFault(func(o, name string) error {
 				// Fail the new segment's creation, not the active segment's writes.
 				if o == op && failing.Load() && (strings.HasSuffix(name, tmpSuffix) || o == "rename" || o == "syncdir") {
-					return errInjected
+					return spooltest.ErrInjected
 				}
 				return nil
 			})
-			if _, err := s.Append(context.Background(), []byte("two"), "t"); !errors.Is(err, errInjected) {
+			if _, err := s.Append(context.Background(), []byte("two"), "t"); !errors.Is(err, spooltest.ErrInjected) {
 				t.Fatalf("Append while rotation fails: %v, want the I/O error", err)
 			}
 			failing.Store(false)
@@ -123,7 +125,7 @@ func TestAppend_RotationFailures(t *testing.T) {
 			if got := bodies(readAll(t, s, 0)); strings.Join(got, ",") != "one,three,four" {
 				t.Fatalf("read %q", got)
 			}
-			crashed := fsys.crash(rand.New(rand.NewPCG(3, 3)))
+			crashed := fsys.Crash(rand.New(rand.NewPCG(3, 3)))
 			s2 := mustOpen(t, Options{Dir: testDir, FS: crashed, SegmentBytes: 50, Log: testLog(t), noPrealloc: !tc.spare})
 			if got := bodies(readAll(t, s2, 0)); strings.Join(got, ",") != "one,three,four" {
 				t.Fatalf("after power loss read %q", got)
@@ -150,11 +152,9 @@ func mustReadDir(t *testing.T, fsys FS) []string {
 }
 
 func TestAppend_DiskFullThenFreed(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
-	fsys.mu.Lock()
-	fsys.capacity = fsys.used() + 500
-	fsys.mu.Unlock()
+	fsys.SetCapacity(fsys.Used() + 500)
 
 	var acked []string
 	var err error
@@ -170,9 +170,7 @@ func TestAppend_DiskFullThenFreed(t *testing.T) {
 	}
 	assertTailClean(t, fsys, s)
 
-	fsys.mu.Lock()
-	fsys.capacity = 0 // space freed
-	fsys.mu.Unlock()
+	fsys.SetCapacity(0) // space freed
 	mustAppend(t, s, "after", "t")
 	acked = append(acked, "after")
 	if got := bodies(readAll(t, s, 0)); strings.Join(got, ",") != strings.Join(acked, ",") {
@@ -181,16 +179,14 @@ func TestAppend_DiskFullThenFreed(t *testing.T) {
 }
 
 func TestAppend_GroupCommit(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
-	fsys.mu.Lock()
-	writes0, syncs0 := fsys.writes, fsys.syncs
-	fsys.mu.Unlock()
+	writes0, syncs0 := fsys.WritesExcept(durableFileName), fsys.Syncs() // publishing for readers costs no fsync
 
 	// Hold the first fsync until ten more appenders are queued behind it.
 	release := make(chan struct{})
 	var held atomic.Bool
-	fsys.setFault(func(op, name string) error {
+	fsys.SetFault(func(op, name string) error {
 		if op == "sync" && held.CompareAndSwap(false, true) {
 			<-release
 		}
@@ -228,9 +224,7 @@ func TestAppend_GroupCommit(t *testing.T) {
 	if len(seen) != queued+1 {
 		t.Fatalf("offsets %v, want %d distinct", seen, queued+1)
 	}
-	fsys.mu.Lock()
-	writes, syncs := fsys.writes-writes0, fsys.syncs-syncs0
-	fsys.mu.Unlock()
+	writes, syncs := fsys.WritesExcept(durableFileName)-writes0, fsys.Syncs()-syncs0
 	if writes != 2 || syncs != 2 {
 		t.Fatalf("%d appends took %d writes and %d fsyncs, want 2 and 2", queued+1, writes, syncs)
 	}
@@ -255,13 +249,13 @@ func TestPowerLoss_NoAcknowledgedRecordLost(t *testing.T) {
 	for seed := uint64(1); seed <= 12; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
-			fsys := newMemFS()
+			fsys := spooltest.New()
 			opts := Options{Dir: testDir, FS: fsys, SegmentBytes: 1 << 10, Log: testLog(t)}
 			s := mustOpen(t, opts)
 			faultRng := rand.New(rand.NewPCG(seed, 1)) // used under fsys.mu
-			fsys.setFault(func(op, name string) error {
+			fsys.SetFault(func(op, name string) error {
 				if faultRng.IntN(100) < 4 {
-					return errInjected
+					return spooltest.ErrInjected
 				}
 				return nil
 			})
@@ -296,10 +290,10 @@ func TestPowerLoss_NoAcknowledgedRecordLost(t *testing.T) {
 				}()
 			}
 			var before map[uint64]string
-			var after *memFS
+			var after *spooltest.MemFS
 			select {
 			case before = <-crashed:
-				after = fsys.crash(rng) // every ack in before happened before this instant
+				after = fsys.Crash(rng) // every ack in before happened before this instant
 			case <-time.After(30 * time.Second):
 				t.Fatal("appenders never reached the crash point")
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 	"github.com/rs/zerolog"
 )
 
@@ -21,7 +22,7 @@ const (
 
 func FuzzRecover(f *testing.F) {
 	prefix := []string{"one", `{"event_id":"2"}`, "three"}
-	valid := spoolWith(f, 0, prefix...).file(firstSegment)
+	valid := spoolWith(f, 0, prefix...).File(firstSegment)
 	at := time.Unix(1700000000, 0)
 	next := appendFrame(nil, 4, at, "t", []byte(`{"event_id":"4"}`))
 	far := appendFrame(nil, 1000, at, "t", []byte("far"))
@@ -44,16 +45,16 @@ func FuzzRecover(f *testing.F) {
 			return
 		}
 		mode %= fuzzModes
-		fsys := newMemFS()
-		fsys.put(filepath.Join(testDir, idFileName), id)
+		fsys := spooltest.New()
+		fsys.Put(filepath.Join(testDir, idFileName), id)
 		switch mode {
 		case asLastSegment:
-			fsys.put(firstSegment, data)
+			fsys.Put(firstSegment, data)
 		case asTail:
-			fsys.put(firstSegment, append(append([]byte(nil), valid...), data...))
+			fsys.Put(firstSegment, append(append([]byte(nil), valid...), data...))
 		case asSealedSegment:
-			fsys.put(firstSegment, data)
-			fsys.put(filepath.Join(testDir, segmentName(1<<20)), appendHeader(nil, 1<<20))
+			fsys.Put(firstSegment, data)
+			fsys.Put(filepath.Join(testDir, segmentName(1<<20)), appendHeader(nil, 1<<20))
 		}
 		s, err := Open(Options{Dir: testDir, FS: fsys, Log: zerolog.Nop()})
 		if err != nil {

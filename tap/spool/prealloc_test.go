@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 	"github.com/rs/zerolog"
 )
 
@@ -27,18 +28,18 @@ func waitSpare(t testing.TB, s *Spool) {
 
 // activeSegment returns the first offset, durable length and file content of the active
 // segment.
-func activeSegment(t testing.TB, fsys *memFS, s *Spool) (uint64, int64, []byte) {
+func activeSegment(t testing.TB, fsys *spooltest.MemFS, s *Spool) (uint64, int64, []byte) {
 	t.Helper()
 	s.mu.Lock()
 	last := s.segments[len(s.segments)-1]
 	s.mu.Unlock()
-	return last.first, last.size, fsys.file(s.path(segmentName(last.first)))
+	return last.first, last.size, fsys.File(s.path(segmentName(last.first)))
 }
 
 // openPreallocated returns a spool whose active segment (2) was created from a zero-filled
 // spare and holds "two"; segment 1 holds only the returned body, which is long enough to make
 // the writer prepare a spare.
-func openPreallocated(t *testing.T, fsys *memFS, segmentBytes int64) (*Spool, Options, string) {
+func openPreallocated(t *testing.T, fsys *spooltest.MemFS, segmentBytes int64) (*Spool, Options, string) {
 	t.Helper()
 	opts := Options{Dir: testDir, FS: fsys, SegmentBytes: segmentBytes, Log: testLog(t)}
 	s := mustOpen(t, opts)
@@ -56,10 +57,10 @@ func openPreallocated(t *testing.T, fsys *memFS, segmentBytes int64) (*Spool, Op
 }
 
 func TestPrealloc_AppendsOverwriteZeros(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	const segBytes = 4096
 	s, _, one := openPreallocated(t, fsys, segBytes)
-	sealed := fsys.file(s.path(segmentName(1)))
+	sealed := fsys.File(s.path(segmentName(1)))
 	if want := headerSize + frameSize(1, len(one)); int64(len(sealed)) != want {
 		t.Fatalf("sealed segment is %d bytes, want exactly its %d bytes of records", len(sealed), want)
 	}
@@ -84,12 +85,12 @@ func TestPrealloc_AppendsOverwriteZeros(t *testing.T) {
 func TestPrealloc_ZeroTailIsFreeSpaceOnReopen(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(fmt.Sprint("crash=", crash), func(t *testing.T) {
-			fsys := newMemFS()
+			fsys := spooltest.New()
 			s, opts, one := openPreallocated(t, fsys, 4096)
 			mustAppend(t, s, "three", "t")
 			after := fsys
 			if crash {
-				after = fsys.crash(rand.New(rand.NewPCG(5, 5)))
+				after = fsys.Crash(rand.New(rand.NewPCG(5, 5)))
 			} else if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +127,7 @@ func TestPrealloc_ZeroTailIsFreeSpaceOnReopen(t *testing.T) {
 // disk: the acknowledged records survive, the unacknowledged one is whole or absent, and
 // offsets are not reused.
 func TestPrealloc_PowerLossDuringOverwrite(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s, opts, one := openPreallocated(t, fsys, 64<<10)
 	var acked []string
 	for i := 0; i < 30; i++ { // a few sectors of durable records
@@ -136,12 +137,12 @@ func TestPrealloc_PowerLossDuringOverwrite(t *testing.T) {
 	acked = append([]string{one, "two"}, acked...)
 
 	// Power cuts taken as the batch's sync starts: written, not synced.
-	images := make([]*memFS, 200)
+	images := make([]*spooltest.MemFS, 200)
 	var taken atomic.Bool
-	fsys.setFault(func(op, name string) error {
+	fsys.SetFault(func(op, name string) error {
 		if op == "sync" && strings.HasSuffix(name, segmentSuffix) && taken.CompareAndSwap(false, true) {
 			for i := range images {
-				images[i] = fsys.crashLocked(rand.New(rand.NewPCG(uint64(i), 11)))
+				images[i] = fsys.CrashLocked(rand.New(rand.NewPCG(uint64(i), 11)))
 			}
 		}
 		return nil
@@ -190,10 +191,10 @@ func TestPrealloc_PowerLossDuringOverwrite(t *testing.T) {
 func TestPrealloc_SpareFailuresFallBack(t *testing.T) {
 	for _, op := range []string{"create", "write", "sync"} {
 		t.Run(op, func(t *testing.T) {
-			fsys := newMemFS()
-			fsys.setFault(func(o, name string) error {
+			fsys := spooltest.New()
+			fsys.SetFault(func(o, name string) error {
 				if o == op && name == spareName {
-					return errInjected
+					return spooltest.ErrInjected
 				}
 				return nil
 			})
@@ -209,7 +210,7 @@ func TestPrealloc_SpareFailuresFallBack(t *testing.T) {
 			if got := bodies(readAll(t, s, 0)); strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Fatalf("read %q", got)
 			}
-			if fsys.file(s.path(spareName)) != nil {
+			if fsys.File(s.path(spareName)) != nil {
 				t.Fatal("a failed spare was left behind")
 			}
 		})
@@ -217,11 +218,11 @@ func TestPrealloc_SpareFailuresFallBack(t *testing.T) {
 }
 
 func TestPrealloc_CloseRemovesSpare(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, SegmentBytes: 100, Log: testLog(t)})
 	mustAppend(t, s, strings.Repeat("x", 40), "t")
 	waitSpare(t, s)
-	if fsys.file(s.path(spareName)) == nil {
+	if fsys.File(s.path(spareName)) == nil {
 		t.Fatal("no spare was prepared")
 	}
 	if err := s.Close(); err != nil {
@@ -233,7 +234,7 @@ func TestPrealloc_CloseRemovesSpare(t *testing.T) {
 }
 
 func TestRecover_DamageInPreallocatedTail(t *testing.T) {
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s, opts, one := openPreallocated(t, fsys, 4096)
 	mustAppend(t, s, "three", "t")
 	if err := s.Close(); err != nil {
@@ -256,7 +257,7 @@ func TestRecover_DamageInPreallocatedTail(t *testing.T) {
 	if len(kept) != 1 {
 		t.Fatalf("corrupt files %v, want one", kept)
 	}
-	if got := after.file(filepath.Join(testDir, kept[0])); len(got) != 200+int(frameSize(1, 5)) || got[100] != 0xAB {
+	if got := after.File(filepath.Join(testDir, kept[0])); len(got) != 200+int(frameSize(1, 5)) || got[100] != 0xAB {
 		t.Fatalf("kept %d bytes; want the damaged bytes up to the last non-zero one", len(got))
 	}
 	if off := mustAppend(t, s2, "after", "t"); off != 10 {

@@ -10,16 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 	"github.com/rs/zerolog"
 )
 
 var firstSegment = filepath.Join(testDir, segmentName(1))
 
-// spoolWith appends bodies to a fresh memFS spool, closes it and returns the file system. It
+// spoolWith appends bodies to a fresh MemFS spool, closes it and returns the file system. It
 // prepares no spare segments, so the segment boundaries the callers compute hold.
-func spoolWith(t testing.TB, segmentBytes int64, bodies ...string) *memFS {
+func spoolWith(t testing.TB, segmentBytes int64, bodies ...string) *spooltest.MemFS {
 	t.Helper()
-	fsys := newMemFS()
+	fsys := spooltest.New()
 	s, err := Open(Options{Dir: testDir, FS: fsys, SegmentBytes: segmentBytes, Log: testLog(t), noPrealloc: true})
 	if err != nil {
 		t.Fatal(err)
@@ -35,13 +36,13 @@ func spoolWith(t testing.TB, segmentBytes int64, bodies ...string) *memFS {
 
 // copyFS returns a durable copy of fsys (everything in it was synced) with name replaced by
 // data.
-func copyFS(fsys *memFS, name string, data []byte) *memFS {
-	c := fsys.crash(rand.New(rand.NewPCG(1, 2)))
-	c.put(name, data)
+func copyFS(fsys *spooltest.MemFS, name string, data []byte) *spooltest.MemFS {
+	c := fsys.Crash(rand.New(rand.NewPCG(1, 2)))
+	c.Put(name, data)
 	return c
 }
 
-func corruptFiles(fsys *memFS) []string {
+func corruptFiles(fsys *spooltest.MemFS) []string {
 	names, _ := fsys.ReadDir(testDir)
 	var out []string
 	for _, n := range names {
@@ -55,7 +56,7 @@ func corruptFiles(fsys *memFS) []string {
 func TestRecover_TornTailAtEveryByte(t *testing.T) {
 	records := []string{`{"event_id":"1"}`, `{"event_id":"2"}`, `{"event_id":"3","metric":"sent"}`}
 	base := spoolWith(t, 0, records...)
-	full := base.file(firstSegment)
+	full := base.File(firstSegment)
 	lastStart := len(full) - int(frameSize(len("tok"), len(records[2])))
 
 	tails := []struct {
@@ -119,7 +120,7 @@ func logLines(t testing.TB, buf *bytes.Buffer) []map[string]any {
 func TestRecover_DamageBeforeValidFramesIsKept(t *testing.T) {
 	records := []string{"one", "two", "three", "four", "five"}
 	base := spoolWith(t, 0, records...)
-	full := base.file(firstSegment)
+	full := base.File(firstSegment)
 	size := int(frameSize(len("tok"), len("one")))
 	third := headerSize + 2*size // "one" and "two" are both 3 bytes
 	damaged := append([]byte(nil), full...)
@@ -136,7 +137,7 @@ func TestRecover_DamageBeforeValidFramesIsKept(t *testing.T) {
 	if len(kept) != 1 {
 		t.Fatalf("corrupt files %v, want one", kept)
 	}
-	if got := fsys.file(filepath.Join(testDir, kept[0])); !bytes.Equal(got, damaged[third:]) {
+	if got := fsys.File(filepath.Join(testDir, kept[0])); !bytes.Equal(got, damaged[third:]) {
 		t.Fatalf("kept %d bytes, want the %d cut bytes", len(got), len(damaged)-third)
 	}
 	var logged bool
@@ -161,7 +162,7 @@ func TestRecover_DamageBeforeValidFramesIsKept(t *testing.T) {
 
 func TestRecover_DamagedLastHeader(t *testing.T) {
 	base := spoolWith(t, 0, "a", "b", "c")
-	full := base.file(firstSegment)
+	full := base.File(firstSegment)
 	tests := []struct {
 		name     string
 		data     []byte
@@ -193,7 +194,7 @@ func TestReader_ReportsCorruptionInTheMiddle(t *testing.T) {
 	// 3-byte bodies: frames of 31 bytes, so with SegmentBytes 100 the first segment holds
 	// offsets 1..3 and is sealed.
 	base := spoolWith(t, 100, "aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg")
-	full := base.file(firstSegment)
+	full := base.File(firstSegment)
 	second := int64(headerSize + frameSize(3, 3))
 	tests := []struct {
 		name    string

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// testDir is where memFS-backed spools live; nothing is created on disk for them.
+// testDir is where MemFS-backed spools live; nothing is created on disk for them.
 const testDir = "/spool"
 
 func testLog(t testing.TB) zerolog.Logger { return zerolog.New(zerolog.NewTestWriter(t)) }

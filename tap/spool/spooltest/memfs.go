@@ -2,8 +2,8 @@
 // in-memory spool.FS that loses what a power cut loses and injects I/O
 // faults (failed writes and fsyncs, short writes, ENOSPC).
 //
-// It is a copy of the memFS in spool's own tests (which cannot import this
-// package without an import cycle); keep the two in step.
+// It imports only tap/spool/vfs (where spool.FS and spool.File are defined),
+// so spool's own tests use it too.
 package spooltest
 
 import (
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool/vfs"
 )
 
 // MemFS is an in-memory FS that behaves like a disk losing power: writes and truncations
@@ -34,9 +34,9 @@ type MemFS struct {
 	// "rename", "remove", "truncate") on a file base name; a non-nil error fails it. A failed
 	// write first writes half of its bytes, as a disk filling up mid-write does.
 	fault    func(op, name string) error
-	capacity int64 // total bytes the disk holds; 0 = unlimited. Past it writes fail with ENOSPC.
-	syncs    int   // successful file Syncs, for group-commit assertions
-	writes   int   // successful WriteAt calls
+	capacity int64          // total bytes the disk holds; 0 = unlimited. Past it writes fail with ENOSPC.
+	syncs    int            // successful file Syncs, for group-commit assertions
+	writes   map[string]int // successful WriteAt calls, by the base name the file was opened by
 }
 
 type inode struct {
@@ -46,7 +46,7 @@ type inode struct {
 
 // New returns an empty MemFS with unlimited capacity and no faults.
 func New() *MemFS {
-	return &MemFS{names: map[string]*inode{}, durable: map[string]*inode{}, locks: map[string]bool{}}
+	return &MemFS{names: map[string]*inode{}, durable: map[string]*inode{}, locks: map[string]bool{}, writes: map[string]int{}}
 }
 
 func (m *MemFS) check(op, name string) error {
@@ -80,11 +80,12 @@ func (m *MemFS) used() int64 {
 func (m *MemFS) Crash(rng *rand.Rand) *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.crashLocked(rng)
+	return m.CrashLocked(rng)
 }
 
-// crashLocked is Crash for a caller holding m.mu.
-func (m *MemFS) crashLocked(rng *rand.Rand) *MemFS {
+// CrashLocked is Crash for a fault function (see SetFault), which runs with the MemFS locked:
+// it sees the disk as it is in the middle of an operation.
+func (m *MemFS) CrashLocked(rng *rand.Rand) *MemFS {
 	after := New()
 	copies := map[*inode]*inode{}
 	for name, ino := range m.durable {
@@ -145,7 +146,7 @@ func (m *MemFS) Put(name string, data []byte) {
 
 func (m *MemFS) MkdirAll(string) error { return nil }
 
-func (m *MemFS) OpenFile(name string, flag int, _ fs.FileMode) (spool.File, error) {
+func (m *MemFS) OpenFile(name string, flag int, _ fs.FileMode) (vfs.File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ino, ok := m.names[name]
@@ -235,7 +236,7 @@ func (m *MemFS) Lock(name string) (io.Closer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.locks[name] {
-		return nil, spool.ErrLocked
+		return nil, vfs.ErrLocked
 	}
 	m.locks[name] = true
 	return lock{m: m, name: name}, nil
@@ -306,7 +307,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return n, &fs.PathError{Op: "write", Path: f.name, Err: err}
 	}
-	f.fs.writes++
+	f.fs.writes[filepath.Base(f.name)]++
 	return n, nil
 }
 
@@ -358,7 +359,7 @@ func (i info) Sys() any           { return nil }
 // ErrInjected is a convenient error for fault functions to return.
 var ErrInjected = errors.New("injected I/O error")
 
-var _ spool.FS = (*MemFS)(nil)
+var _ vfs.FS = (*MemFS)(nil)
 
 // SetCapacity sets the bytes the disk holds (0: unlimited); writes past it
 // fail with ENOSPC after writing what fits.
@@ -373,4 +374,25 @@ func (m *MemFS) Syncs() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.syncs
+}
+
+// Used returns the bytes the files hold now.
+func (m *MemFS) Used() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.used()
+}
+
+// WritesExcept returns the number of successful WriteAt calls, except those to files opened
+// by the base name except.
+func (m *MemFS) WritesExcept(except string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for name, w := range m.writes {
+		if name != except {
+			n += w
+		}
+	}
+	return n
 }
