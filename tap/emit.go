@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -213,15 +212,11 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 	if !ok || node["additionalProperties"] == false {
 		return false
 	}
+	// Runs for every record: no sorting or string building unless needed
+	// (the schema is encoded with sorted keys anyway).
 	grew := false
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		path := prefix + k
-		if d.drop[path] {
+	for k, v := range doc {
+		if len(d.drop) > 0 && d.drop[prefix+k] {
 			continue
 		}
 		sub, known := props[k].(map[string]any)
@@ -232,7 +227,7 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 			grew = true
 			continue
 		}
-		if inner, ok := doc[k].(map[string]any); ok && d.learnObject(sub, inner, path+".") {
+		if inner, ok := v.(map[string]any); ok && d.learnObject(sub, inner, prefix+k+".") {
 			grew = true
 		}
 	}

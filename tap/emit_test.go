@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,5 +243,31 @@ func TestParseState(t *testing.T) {
 	round, err := ParseState(encodeState(Bookmark{42, "id"}))
 	if err != nil || round != (Bookmark{42, "id"}) {
 		t.Errorf("round trip: %+v %v", round, err)
+	}
+}
+
+// BenchmarkEmit: one spool record to Singer lines, the emitter's work per
+// webhook (classification, schema learning, writing).
+func BenchmarkEmit(b *testing.B) {
+	sel, err := catalog.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "testdata", "payloads", "email_sent.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	var off uint64
+	for b.Loop() {
+		off++
+		if err := e.emit(spool.Record{Offset: off, ReceivedAt: receivedAt, Body: body}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
