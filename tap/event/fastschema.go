@@ -2,7 +2,7 @@ package event
 
 import (
 	"encoding/json"
-	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -171,11 +171,71 @@ func typeOf(v any) typeSet {
 }
 
 // isInteger reports whether a JSON number literal has an integral value
-// (1, 1.0 and 1e3 are integers to JSON Schema, as to gojsonschema).
+// (1, 1.0, 1e3 and 100e-2 are integers to JSON Schema, as to gojsonschema).
+// It works on the digits: big.Rat, which gojsonschema uses, takes seconds
+// and megabytes for a literal like 1e9999999 that anyone can POST.
 func isInteger(lit string) bool {
-	if !strings.ContainsAny(lit, ".eE") {
-		return true
+	mant, exp, hasExp := strings.Cut(strings.TrimLeft(lit, "-"), "e")
+	if !hasExp {
+		mant, exp, hasExp = strings.Cut(mant, "E")
 	}
-	r, ok := new(big.Rat).SetString(lit)
-	return ok && r.IsInt()
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimRight(strings.TrimLeft(intPart+frac, "0"), "0")
+	if digits == "" {
+		return true // zero
+	}
+	// The decimal point sits after len(intPart)+e digits of intPart+frac;
+	// the value is integral when no significant digit lies beyond it.
+	lead := len(intPart+frac) - len(strings.TrimLeft(intPart+frac, "0"))
+	point := int64(len(intPart) - lead)
+	if hasExp {
+		e, err := strconv.ParseInt(strings.TrimPrefix(exp, "+"), 10, 64)
+		if err != nil { // beyond int64: only the sign matters
+			return !strings.HasPrefix(exp, "-")
+		}
+		if e > 1<<40 || e < -(1<<40) {
+			return e > 0
+		}
+		point += e
+	}
+	return int64(len(digits)) <= point
+}
+
+// Bounds of the number literals a valid event may hold. Customer.io sends
+// ids and Unix times; a literal like 1e9999999 would cost gojsonschema's
+// big.Rat seconds, and PostgreSQL's jsonb refuses it ("value overflows
+// numeric format"), which would stop the pipeline: such a body goes to
+// the rejected stream instead, where it is kept as text.
+const (
+	maxExponent  = 400
+	maxNumberLen = 400
+)
+
+// hugeNumber reports whether doc holds a number literal beyond the bounds.
+func hugeNumber(doc any) bool {
+	switch v := doc.(type) {
+	case json.Number:
+		if len(v) > maxNumberLen {
+			return true
+		}
+		i := strings.IndexAny(string(v), "eE")
+		if i < 0 {
+			return false
+		}
+		e, err := strconv.ParseInt(strings.TrimPrefix(string(v[i+1:]), "+"), 10, 64)
+		return err != nil || e > maxExponent || e < -maxExponent
+	case map[string]any:
+		for _, c := range v {
+			if hugeNumber(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if hugeNumber(c) {
+				return true
+			}
+		}
+	}
+	return false
 }

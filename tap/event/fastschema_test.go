@@ -3,6 +3,8 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/xeipuuv/gojsonschema"
@@ -103,4 +105,55 @@ func FuzzFastSchema(f *testing.F) {
 			t.Fatalf("fast path accepted %s, gojsonschema: %v %v", body, err, res.Errors())
 		}
 	})
+}
+
+func TestIsInteger(t *testing.T) {
+	tests := map[string]bool{
+		"0": true, "-0": true, "1": true, "-12": true, "1.0": true, "1.50": false, "1e3": true, "1E3": true,
+		"1.5e1": true, "1.25e1": false, "100e-2": true, "150e-2": false, "0.0": true, "0e-5": true,
+		"1e-1": false, "12345678901234567890123": true, "0.001e3": true, "0.0015e3": false, "1e+2": true,
+		"1e9999999999999999999999": true, "1e-9999999999999999999999": false, "0.5e9999999999": true,
+		"7e-9999999999": false, "000.100e1": true, "-2.5E-0": false,
+	}
+	for lit, want := range tests {
+		if got := isInteger(lit); got != want {
+			t.Errorf("isInteger(%s) = %v, want %v", lit, got, want)
+		}
+	}
+}
+
+// FuzzIsInteger: the digit-based check agrees with big.Rat wherever big.Rat
+// is cheap.
+func FuzzIsInteger(f *testing.F) {
+	for _, s := range []string{"1", "1.0", "1e3", "100e-2", "-0.5", "0.001e3", "12.340e1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, lit string) {
+		var n json.Number
+		if json.Unmarshal([]byte(lit), &n) != nil || hugeNumber(n) {
+			return
+		}
+		r, ok := new(big.Rat).SetString(lit)
+		if !ok {
+			return
+		}
+		if got := isInteger(lit); got != r.IsInt() {
+			t.Fatalf("isInteger(%s) = %v, big.Rat says %v", lit, got, r.IsInt())
+		}
+	})
+}
+
+// TestHugeExponentIsCheap: a body with an absurd number is rejected (kept
+// as text) without gojsonschema's big.Rat taking seconds over it.
+func TestHugeExponentIsCheap(t *testing.T) {
+	c := newClassifier(t, nil)
+	for _, body := range []string{`{"event_id":"e1","timestamp":1.5e-9999999}`, `{"event_id":"e1","data":{"campaign_id":1e9999999}}`,
+		`{"event_id":"e1","data":{"x":[` + strings.Repeat("9", 500) + `]}}`} {
+		if res := c.Classify([]byte(body)); !strings.Contains(res.Reason, "exponent") {
+			t.Fatalf("%.60s: reason %q", body, res.Reason)
+		}
+	}
+	if res := c.Classify([]byte(`{"event_id":"e1","timestamp":1727803360e0,"data":{"x":1.5e300}}`)); res.Reason != "" {
+		t.Fatalf("ordinary numbers rejected: %q", res.Reason)
+	}
 }
