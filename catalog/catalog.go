@@ -83,7 +83,7 @@ func discoverMetadata(schema json.RawMessage, keys []string) ([]Metadata, error)
 				inclusion = "automatic"
 			}
 			md = append(md, Metadata{Breadcrumb: crumb, Metadata: map[string]any{
-				"inclusion": inclusion, "selected-by-default": true,
+				"inclusion": inclusion, "selected-by-default": true, "selected": true,
 			}})
 			walk(crumb, n.Properties[name], false)
 		}

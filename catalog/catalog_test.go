@@ -51,6 +51,11 @@ func TestDiscoverMetadata(t *testing.T) {
 		if root["forced-replication-method"] != "INCREMENTAL" {
 			t.Errorf("%s: forced-replication-method = %v", s.Stream, root["forced-replication-method"])
 		}
+		for _, m := range s.Metadata {
+			if m.Metadata["selected"] != true {
+				t.Errorf("%s %v: not selected in the discovered catalog", s.Stream, m.Breadcrumb)
+			}
+		}
 		key := s.KeyProperties[0]
 		if got := md["properties\x00"+key]["inclusion"]; got != "automatic" {
 			t.Errorf("%s: key %s inclusion = %v, want automatic", s.Stream, key, got)
