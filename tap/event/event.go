@@ -118,7 +118,7 @@ func (l decodedLoader) LoadJSON() (any, error) { return l.doc, nil }
 // validate returns the schema violations of doc, or "".
 func (c *Classifier) validate(doc any) string {
 	if hugeNumber(doc) {
-		return fmt.Sprintf("a number is longer than %d characters or has an exponent beyond ±%d", maxNumberLen, maxExponent)
+		return fmt.Sprintf("a number is beyond float64's range, longer than %d characters or has an exponent beyond ±%d", maxNumberLen, maxExponent)
 	}
 	if c.fast != nil && c.fast.valid(doc) {
 		return ""

@@ -202,16 +202,19 @@ func isInteger(lit string) bool {
 }
 
 // Bounds of the number literals a valid event may hold. Customer.io sends
-// ids and Unix times; a literal like 1e9999999 would cost gojsonschema's
-// big.Rat seconds, and PostgreSQL's jsonb refuses it ("value overflows
-// numeric format"), which would stop the pipeline: such a body goes to
-// the rejected stream instead, where it is kept as text.
+// ids and Unix times. A literal like 1e-9999999 costs gojsonschema's
+// big.Rat seconds; 1e400 overflows the float64 most targets (Go's and
+// Python's JSON decoders) read numbers into; PostgreSQL's jsonb refuses
+// far larger ones ("value overflows numeric format"), which would stop the
+// pipeline. Such a body goes to the rejected stream, kept as text.
 const (
 	maxExponent  = 400
 	maxNumberLen = 400
 )
 
-// hugeNumber reports whether doc holds a number literal beyond the bounds.
+// hugeNumber reports whether doc holds a number literal beyond the bounds:
+// longer than maxNumberLen, an exponent beyond ±maxExponent, or a
+// magnitude a float64 cannot hold.
 func hugeNumber(doc any) bool {
 	switch v := doc.(type) {
 	case json.Number:
@@ -219,11 +222,17 @@ func hugeNumber(doc any) bool {
 			return true
 		}
 		i := strings.IndexAny(string(v), "eE")
-		if i < 0 {
-			return false
+		if i < 0 && len(v) <= 20 {
+			return false // an ordinary integer: the common case stays cheap
 		}
-		e, err := strconv.ParseInt(strings.TrimPrefix(string(v[i+1:]), "+"), 10, 64)
-		return err != nil || e > maxExponent || e < -maxExponent
+		if i >= 0 {
+			e, err := strconv.ParseInt(strings.TrimPrefix(string(v[i+1:]), "+"), 10, 64)
+			if err != nil || e > maxExponent || e < -maxExponent {
+				return true
+			}
+		}
+		_, err := strconv.ParseFloat(string(v), 64)
+		return err != nil // ErrRange: beyond ±1.8e308
 	case map[string]any:
 		for _, c := range v {
 			if hugeNumber(c) {
