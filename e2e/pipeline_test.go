@@ -12,13 +12,9 @@ import (
 // code of ours) and returns its unaligned output lines.
 func psql(t *testing.T, dsn, query string) []string {
 	t.Helper()
-	path, err := exec.LookPath("psql")
+	path, err := pg.Tool("psql")
 	if err != nil {
-		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
-		if len(matches) == 0 {
-			t.Fatal("psql not found")
-		}
-		path = matches[len(matches)-1]
+		t.Fatal(err)
 	}
 	out, err := exec.Command(path, dsn, "-X", "-At", "-F", "\t", "-c", query).CombinedOutput()
 	if err != nil {

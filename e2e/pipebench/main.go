@@ -117,7 +117,7 @@ func run(bin string, duration time.Duration, conns int, rate float64) error {
 	}
 	drain := time.Since(drainStart)
 
-	stats := psql(dsn, `select count(*), count(distinct event_id),
+	stats := psql(srv, `select count(*), count(distinct event_id),
 	  round(extract(epoch from max(_sdc_batched_at) - min(_sdc_extracted_at))::numeric, 2),
 	  round((percentile_cont(0.5) within group (order by extract(epoch from _sdc_batched_at - _sdc_extracted_at)))::numeric * 1000),
 	  round((percentile_cont(0.99) within group (order by extract(epoch from _sdc_batched_at - _sdc_extracted_at)))::numeric * 1000),
@@ -138,15 +138,12 @@ func run(bin string, duration time.Duration, conns int, rate float64) error {
 	return nil
 }
 
-func psql(dsn, query string) string {
-	path, err := exec.LookPath("psql")
+func psql(srv *pgtest.Server, query string) string {
+	path, err := srv.Tool("psql")
 	if err != nil {
-		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
-		if len(matches) > 0 {
-			path = matches[len(matches)-1]
-		}
+		return "psql: " + err.Error()
 	}
-	out, err := exec.Command(path, dsn, "-X", "-At", "-c", query).CombinedOutput()
+	out, err := exec.Command(path, srv.DSN(), "-X", "-At", "-c", query).CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("psql: %v: %s", err, out)
 	}

@@ -220,6 +220,17 @@ func (s *Server) Stop() {
 // Port returns the port of a private cluster (0 for an external server).
 func (s *Server) Port() int { return s.port }
 
+// Tool returns the path of a PostgreSQL program such as psql: from the
+// installation the cluster runs from, else from PATH (an external server).
+func (s *Server) Tool(name string) (string, error) {
+	if s.binDir != "" {
+		if p := filepath.Join(s.binDir, name); isExecutable(p) {
+			return p, nil
+		}
+	}
+	return exec.LookPath(name)
+}
+
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
 // prepareDir makes the temp dir (owned by postgres when we are root) and
