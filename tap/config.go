@@ -177,15 +177,13 @@ func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, &ConfigError{[]error{fmt.Errorf("config: %w", err)}}
 	}
-	file, err := jsonconfig.Object(data)
-	if file == nil {
+	file, twice, err := jsonconfig.Object(data)
+	if err != nil {
 		return Config{}, &ConfigError{[]error{err}}
 	}
 	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok { // keys set twice: reported with every other problem
-		errs = append(errs, joined.Unwrap()...)
-	} else if err != nil {
-		errs = append(errs, err)
+	for _, k := range twice {
+		errs = append(errs, fmt.Errorf("%s: %s", k, jsonconfig.SetTwice))
 	}
 	known := map[string]bool{}
 	var cfg Config

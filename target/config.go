@@ -107,18 +107,14 @@ func parseConfigFile(data []byte) (map[string]json.RawMessage, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
-	raw, err := jsonconfig.Object(data)
-	if raw == nil {
+	raw, twice, err := jsonconfig.Object(data)
+	if err != nil {
 		return nil, &ConfigError{Key: "config", Msg: strings.TrimPrefix(err.Error(), "config: ")}
 	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+	if len(twice) > 0 {
 		var errs []error
-		for _, e := range joined.Unwrap() {
-			var dup *jsonconfig.DuplicateKeyError
-			if errors.As(e, &dup) {
-				e = &ConfigError{Key: dup.Key, Msg: strings.TrimPrefix(dup.Error(), dup.Key+": ")}
-			}
-			errs = append(errs, e)
+		for _, k := range twice {
+			errs = append(errs, &ConfigError{Key: k, Msg: jsonconfig.SetTwice})
 		}
 		return nil, errors.Join(errs...)
 	}
