@@ -185,7 +185,8 @@ func (r *runningReceiver) errs() <-chan error {
 }
 
 // startReceiver starts the HTTP server unless listen is "", and the
-// watcher that reloads the token file.
+// watcher that reloads the token file. Both the one-process mode (Run) and
+// serve start their receiver here.
 func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, m *metrics) (*runningReceiver, error) {
 	if cfg.Listen == "" && o.Listener == nil {
 		return nil, nil
@@ -201,8 +202,12 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 		Tokens:       tokenPtr,
 		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
 		Appender:     sp,
+		Ready:        sp.Writable, // /readyz: 503 while the spool refuses writes
 		Metrics:      m.write,
 		Log:          o.Log,
+		// TODO(lead): enable once tap/receiver has the in-flight budget
+		// (max_inflight_bytes is parsed and checked in config.go):
+		// MaxInflightBytes: int(cfg.MaxInflightBytes),
 	})
 	if err != nil {
 		return nil, err
