@@ -62,7 +62,7 @@ func Rejection(id string, receivedAt time.Time, reason string, body []byte, data
 func rejectedBody(body []byte, dataDrop [][]string) (string, error) {
 	clean, changed, err := Sanitize(body)
 	if err != nil {
-		if len(dataDrop) > 0 {
+		if len(dataDrop) > 0 && len(bytes.TrimSpace(body)) > 0 {
 			return "", errors.New("it is not JSON, so the fields deselected in the catalog cannot be removed from it")
 		}
 		return loadableText(body), nil

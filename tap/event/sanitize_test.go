@@ -151,6 +151,7 @@ func TestRejectedBody(t *testing.T) {
 		{"deselected field removed", `{"data": {"recipient": "a@b.c", "x": 1}}`, drop, `{"data":{"x":1}}`, ""},
 		{"deselected field in a duplicate", `{"data":{"recipient":"a@b.c"},"data":{"recipient":"d@e.f"}}`, drop, `{"data":{}}`, ""},
 		{"data null", `{"data":null,"e":1}`, drop, `{"data":null,"e":1}`, ""},
+		{"empty, field deselected: nothing to withhold", " \n", drop, " \n", ""},
 		{"not JSON, field deselected: withheld", `{"data":{"recipient":"a@b.c"`, drop, "", "it is not JSON"},
 		{"data a string: withheld", `{"data":"a@b.c"}`, drop, "", "data is not an object, so the deselected field data.recipient cannot be removed"},
 		{"an array: withheld", `[{"data":{"recipient":"a@b.c"}}]`, drop, "", "the body is not a JSON object"},
