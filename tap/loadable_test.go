@@ -29,7 +29,7 @@ var hostileBodies = []string{
 	`{"event_id":"dup-2","data":{"k":{"k":1,"k":"\u0000"},"k":{"k":{},"k":null}}}`,
 	`{"event_id":"e-dup","event_id":"dup-3"}`,
 	"{\"event_id\":\"utf8-1\",\"data\":{\"subject\":\"caf\xe9 \xff\xfe\"}}", // rejected: not UTF-8
-	"{\"event_id\":\"utf8-2\",\"x\":\"\xed\xa0\xbd\"}",                    // an encoded surrogate
+	"{\"event_id\":\"utf8-2\",\"x\":\"\xed\xa0\xbd\"}",                      // an encoded surrogate
 	`{"no_event_id":"\u0000","data":{"recipient":"a@b.c","s":"\ud83d"}}`,
 	`{"event_id":"rej-1","timestamp":1.5,"data":{"recipient":"a@b.c","m":"\u0000"},"data":{"recipient":"d@e.f"}}`,
 	`{"event_id":"rej-2","data":"a@b.c \u0000"}`,
