@@ -395,3 +395,42 @@ func BenchmarkClassifyUnclean(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCleanPath compares what Classify does to a clean body's bytes
+// now (compactScan, plus counting the decoded members) with what it did
+// before loadability was checked (json.Compact), in one process so that a
+// busy machine slows both alike.
+func BenchmarkCleanPath(b *testing.B) {
+	body := samplePayloads(b)["email_sent.json"]
+	doc, _ := decode(body)
+	b.Run("json.Compact", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var buf bytes.Buffer
+			buf.Grow(len(body))
+			if err := json.Compact(&buf, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compactScan", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_, members, unloadable := compactScan(make([]byte, 0, len(body)), body)
+			if unloadable || members != countMembers(doc) {
+				b.Fatal("sample payload needs cleaning")
+			}
+		}
+	})
+	b.Run("Sanitize", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := Sanitize(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
