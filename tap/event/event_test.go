@@ -234,7 +234,7 @@ func FuzzClassify(f *testing.F) {
 			return
 		}
 		checkLoadable(t, res.Record)
-		if bytes.Contains(res.Record, []byte(`"recipient"`)) {
+		if holdsRecipient(res.Record) {
 			t.Fatalf("deselected field in %s", res.Record)
 		}
 		if res.EventID == "" || !json.Valid(res.Record) || bytes.ContainsAny(res.Record, "\n\r") {
@@ -266,13 +266,20 @@ func checkRejection(t *testing.T, body []byte, reason string) {
 	if strings.IndexByte(*r.Body, 0) >= 0 {
 		t.Fatalf("NUL in body %q", *r.Body)
 	}
-	var doc map[string]any
-	if json.Unmarshal([]byte(*r.Body), &doc) != nil {
-		return
-	}
-	if data, ok := doc["data"].(map[string]any); ok && data["recipient"] != nil {
+	if holdsRecipient([]byte(*r.Body)) {
 		t.Fatalf("data.recipient in rejected body %q", *r.Body)
 	}
+}
+
+// holdsRecipient reports whether the JSON object b has data.recipient.
+func holdsRecipient(b []byte) bool {
+	var doc map[string]json.RawMessage
+	var data map[string]json.RawMessage
+	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc["data"], &data) != nil {
+		return false
+	}
+	_, ok := data["recipient"]
+	return ok
 }
 
 func BenchmarkClassify(b *testing.B) {
