@@ -6,7 +6,7 @@ GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 60s
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
-FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
+FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
                ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul
 

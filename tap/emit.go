@@ -125,7 +125,7 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 		}
 		e.sent[schemas.Rejected] = true
 	}
-	record, err := event.Rejection(fmt.Sprintf("%s:%d", e.spoolID, rec.Offset), rec.ReceivedAt, reason, rec.Body, sel.Drop)
+	record, err := event.Rejection(fmt.Sprintf("%s:%d", e.spoolID, rec.Offset), rec.ReceivedAt, reason, rec.Body, e.sel[schemas.Data].Drop, sel.Drop)
 	if err != nil {
 		return err
 	}
