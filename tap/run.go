@@ -86,6 +86,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	em.keepWithheld = func(id string, body []byte) error { return keepWithheld(sp.Dir(), id, body) }
 	reader, err := sp.NewReader(start)
 	if err != nil {
 		return fmt.Errorf("reading spool: %w", err)

@@ -36,6 +36,12 @@ func startTap(t *testing.T, cfg Config, state Bookmark, stdout io.Writer) *runni
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTapWith(t, cfg, state, sel, stdout)
+}
+
+// startTapWith is startTap with a catalog selection of the test's own.
+func startTapWith(t *testing.T, cfg Config, state Bookmark, sel map[string]catalog.Selection, stdout io.Writer) *runningTap {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -251,7 +251,7 @@ func FuzzClassify(f *testing.F) {
 // and holds no data.recipient.
 func checkRejection(t *testing.T, body []byte, reason string) {
 	t.Helper()
-	raw, err := Rejection("sp:1", time.Unix(0, 0), reason, body, [][]string{{"data", "recipient"}}, nil)
+	raw, _, err := Rejection("sp:1", time.Unix(0, 0), reason, body, [][]string{{"data", "recipient"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,10 @@ func BenchmarkClassify(b *testing.B) {
 
 func TestRejection(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
-	raw, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil, nil)
+	raw, withheld, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil, nil)
+	if withheld {
+		t.Fatal("withheld without deselected fields")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +308,7 @@ func TestRejection(t *testing.T) {
 	if string(raw) != want {
 		t.Fatalf("got  %s\nwant %s", raw, want)
 	}
-	raw, err = Rejection("sp:7", at, "r", []byte("x"), nil, [][]string{{"body"}})
+	raw, _, err = Rejection("sp:7", at, "r", []byte("x"), nil, [][]string{{"body"}})
 	if err != nil || bytes.Contains(raw, []byte(`"body"`)) {
 		t.Fatalf("deselected body kept: %s %v", raw, err)
 	}

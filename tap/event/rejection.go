@@ -12,6 +12,10 @@ import (
 	"unicode/utf8"
 )
 
+// WithheldDir is the folder of spool_dir where the tap keeps the raw bodies
+// it withheld from stream rejected, one file per rejection_id.
+const WithheldDir = "withheld"
+
 // rejection is a RECORD of stream rejected.
 type rejection struct {
 	RejectionID string  `json:"rejection_id"`
@@ -27,14 +31,16 @@ type rejection struct {
 // removed. The body goes out as a string that every target can load (see
 // rejectedBody), without the fields deselected on stream data (dataDrop);
 // when those cannot be removed it is withheld: body null, the reason says
-// why, and only its SHA-256 and length leave the machine.
-func Rejection(id string, receivedAt time.Time, reason string, body []byte, dataDrop, drop [][]string) (json.RawMessage, error) {
+// why, and only its SHA-256 and length leave the machine; withheld reports
+// that, so the caller can keep the raw body where the reason says it is.
+func Rejection(id string, receivedAt time.Time, reason string, body []byte, dataDrop, drop [][]string) (rec json.RawMessage, withheld bool, err error) {
 	sum := sha256.Sum256(body)
 	r := rejection{RejectionID: id, ReceivedAt: receivedAt.UTC().Format("2006-01-02T15:04:05.000000Z"), Reason: reason,
 		BodySHA256: hex.EncodeToString(sum[:]), BodyBytes: len(body)}
 	text, err := rejectedBody(body, dataDrop)
 	if err != nil {
-		r.Reason += "; body withheld: " + err.Error() + "; the raw body is in the spool at the offset in rejection_id"
+		r.Reason += "; body withheld: " + err.Error() + "; the raw body is kept in spool_dir/" + WithheldDir + " (file named by rejection_id)"
+		withheld = true
 	} else {
 		r.Body = &text
 	}
@@ -42,15 +48,15 @@ func Rejection(id string, receivedAt time.Time, reason string, body []byte, data
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(r); err != nil {
-		return nil, fmt.Errorf("encoding rejection: %w", err)
+		return nil, false, fmt.Errorf("encoding rejection: %w", err)
 	}
 	out := json.RawMessage(bytes.TrimRight(b.Bytes(), "\n"))
 	for _, path := range drop {
 		if out, err = removePath(out, path); err != nil {
-			return nil, fmt.Errorf("removing deselected field: %w", err)
+			return nil, false, fmt.Errorf("removing deselected field: %w", err)
 		}
 	}
-	return out, nil
+	return out, withheld, nil
 }
 
 // rejectedBody returns body as the text of rejected.body. A JSON body is

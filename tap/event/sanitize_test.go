@@ -177,9 +177,9 @@ func TestRejectedBody(t *testing.T) {
 	}
 
 	at := time.Unix(0, 0)
-	raw, err := Rejection("sp:1", at, "event_id is missing", []byte(`{"data":"a@b.c"}`), drop, nil)
-	if err != nil {
-		t.Fatal(err)
+	raw, withheld, err := Rejection("sp:1", at, "event_id is missing", []byte(`{"data":"a@b.c"}`), drop, nil)
+	if err != nil || !withheld {
+		t.Fatalf("withheld %v, err %v; want withheld", withheld, err)
 	}
 	var r map[string]any
 	if err := json.Unmarshal(raw, &r); err != nil {
