@@ -58,6 +58,9 @@ func (l *Loader) Close() error {
 // Retryable reports whether err is transient; see the package function.
 func (l *Loader) Retryable(err error) bool { return Retryable(err) }
 
+// DataError reports whether err is about the rows; see the package function.
+func (l *Loader) DataError(err error) (string, bool) { return DataError(err) }
+
 // EnsureTable creates the schema and table if missing, adds missing columns
 // and widens columns with target.Widen, all in one transaction, and returns
 // the table as it then exists (every column, in table order).
@@ -78,17 +81,20 @@ func (l *Loader) EnsureTable(ctx context.Context, want target.Table) (target.Tab
 	if err := l.ensureSchema(ctx, tx); err != nil {
 		return target.Table{}, err
 	}
+	// Read under the lock: another process may have just changed the table.
 	have, err := readColumns(ctx, tx, qualified)
 	if err != nil {
 		return target.Table{}, fmt.Errorf("reading columns of %s: %w", want.Name, err)
 	}
 	var got target.Table
 	if len(have) == 0 {
-		if _, err := tx.Exec(ctx, createTableSQL(l.schema, want)); err != nil {
+		cols, left := target.ColumnsToAdd(want, func(string) bool { return false }, 0, target.MaxColumnsPostgres)
+		create := target.Table{Name: want.Name, Columns: cols, Keys: want.Keys}
+		if _, err := tx.Exec(ctx, createTableSQL(l.schema, create)); err != nil {
 			return target.Table{}, fmt.Errorf("creating table %s: %w", want.Name, err)
 		}
-		l.log.Info().Str("table", want.Name).Int("columns", len(want.Columns)).Msg("created table")
-		got = target.Table{Name: want.Name, Columns: slices.Clone(want.Columns), Keys: slices.Clone(want.Keys)}
+		l.log.Info().Str("table", want.Name).Int("columns", len(cols)).Int("columns_left_out", left).Msg("created table")
+		got = target.Table{Name: want.Name, Columns: slices.Clone(cols), Keys: slices.Clone(want.Keys)}
 	} else if got, err = l.evolve(ctx, tx, want, have); err != nil {
 		return target.Table{}, err
 	}
@@ -123,12 +129,15 @@ func (l *Loader) evolve(ctx context.Context, tx pgx.Tx, want target.Table, have 
 	for i, c := range have {
 		index[c.Name] = i
 	}
-	var add []target.Column
+	var used int
+	if err := tx.QueryRow(ctx, usedColumnsSQL, pgx.Identifier{l.schema, want.Name}.Sanitize()).Scan(&used); err != nil {
+		return target.Table{}, fmt.Errorf("counting columns of %s: %w", want.Name, err)
+	}
+	add, left := target.ColumnsToAdd(want, func(name string) bool { _, ok := index[name]; return ok }, used, target.MaxColumnsPostgres)
 	var widen []widening
 	for _, c := range want.Columns {
 		i, ok := index[c.Name]
 		if !ok {
-			add = append(add, c)
 			continue
 		}
 		if to := target.Widen(have[i].Type, c.Type); to != have[i].Type {
@@ -147,6 +156,9 @@ func (l *Loader) evolve(ctx context.Context, tx pgx.Tx, want target.Table, have 
 		if len(add) > 0 {
 			l.log.Info().Str("table", want.Name).Int("columns", len(add)).Msg("added columns")
 		}
+	}
+	if left > 0 {
+		l.log.Debug().Str("table", want.Name).Int("columns_left_out", left).Msg("table at its column limit")
 	}
 	keys, err := readPrimaryKey(ctx, tx, pgx.Identifier{l.schema, want.Name}.Sanitize())
 	if err != nil {
@@ -185,7 +197,8 @@ func readPrimaryKey(ctx context.Context, tx pgx.Tx, qualified string) ([]string,
 }
 
 // checkNames refuses names PostgreSQL would truncate: a truncated column
-// would look missing on every run.
+// would look missing on every run. The core's naming rule never makes them
+// (target.ColumnName); this guards other callers.
 func checkNames(t target.Table) error {
 	if len(t.Name) > maxIdentifierBytes {
 		return fmt.Errorf("table name %q is longer than %d bytes", t.Name, maxIdentifierBytes)
@@ -219,7 +232,7 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 		}
 		dest = pgx.Identifier{stagingName}
 	}
-	src := newRowSource(b.Rows, len(b.Columns))
+	src := newRowSource(b.Rows, b.Columns)
 	if _, err := tx.CopyFrom(ctx, dest, b.Columns, src); err != nil {
 		return fmt.Errorf("copying %d rows for %s: %w", len(b.Rows), b.Table, err)
 	}

@@ -41,7 +41,7 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 		}
 		for j, v := range row {
 			if args[j], err = sqlValue(v); err != nil {
-				return fmt.Errorf("loading %s: row %d, column %s: %w", b.Table, i, b.Columns[j], err)
+				return fmt.Errorf("loading %s: row %d: %w", b.Table, i, &target.ValueError{Column: b.Columns[j], Err: err})
 			}
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
