@@ -24,6 +24,9 @@ type Loader struct {
 	pool   *pgxpool.Pool
 	schema string
 	log    zerolog.Logger
+	// copyTypes remembers, per connection and COPY destination, the column
+	// types the connection's cached COPY description was made for.
+	copyTypes map[*pgx.Conn]map[string]string
 }
 
 var _ target.Loader = (*Loader)(nil)
@@ -46,7 +49,7 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Loader, error) 
 	log = log.With().Str("component", "pgload").Logger()
 	log.Info().Str("host", pc.ConnConfig.Host).Uint16("port", pc.ConnConfig.Port).
 		Str("database", pc.ConnConfig.Database).Str("schema", cfg.Schema).Msg("connected to PostgreSQL")
-	return &Loader{pool: pool, schema: cfg.Schema, log: log}, nil
+	return &Loader{pool: pool, schema: cfg.Schema, log: log, copyTypes: map[*pgx.Conn]map[string]string{}}, nil
 }
 
 // Close closes the pool's connections.
@@ -227,10 +230,16 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 
 	dest := pgx.Identifier{l.schema, b.Table}
 	if len(b.Keys) > 0 {
+		// LIKE also locks the table until commit, so its types hold.
 		if _, err := tx.Exec(ctx, createStagingSQL(l.schema, b.Table)); err != nil {
 			return fmt.Errorf("creating staging table for %s: %w", b.Table, err)
 		}
 		dest = pgx.Identifier{stagingName}
+	} else if _, err := tx.Exec(ctx, "LOCK TABLE "+dest.Sanitize()+" IN ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("locking %s: %w", b.Table, err)
+	}
+	if err := l.freshTypes(ctx, tx, dest); err != nil {
+		return fmt.Errorf("reading column types of %s: %w", b.Table, err)
 	}
 	src := newRowSource(b.Rows, b.Columns)
 	if _, err := tx.CopyFrom(ctx, dest, b.Columns, src); err != nil {
@@ -246,4 +255,36 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 	}
 	l.log.Debug().Str("table", b.Table).Int("rows", len(b.Rows)).Dur("took", time.Since(start)).Msg("loaded batch")
 	return nil
+}
+
+// freshTypes makes sure the COPY into dest encodes values for the column
+// types dest has now. pgx caches, per connection, the column types of a
+// COPY destination; after a column is widened (by us or by another
+// process) the cache would encode an int64 for a numeric column as int8
+// bytes, which the server may read as a wrong number. So the types are read
+// (the caller holds a lock on the table) and the connection's caches are
+// dropped when they changed since its last COPY there.
+func (l *Loader) freshTypes(ctx context.Context, tx pgx.Tx, dest pgx.Identifier) error {
+	var sig string
+	if err := tx.QueryRow(ctx, columnTypesSQL, dest.Sanitize()).Scan(&sig); err != nil {
+		return err
+	}
+	conn := tx.Conn()
+	seen := l.copyTypes[conn]
+	if seen == nil {
+		if len(l.copyTypes) > 64 {
+			clear(l.copyTypes) // connections come and go; forget the closed ones
+		}
+		seen = map[string]string{}
+		l.copyTypes[conn] = seen
+	}
+	key := dest.Sanitize()
+	old, known := seen[key]
+	seen[key] = sig
+	if !known || old == sig {
+		return nil
+	}
+	// Drops the cached descriptions; "deallocate all" is allowed in a
+	// transaction.
+	return conn.DeallocateAll(ctx)
 }
