@@ -93,6 +93,15 @@ func (m *memLoader) Load(_ context.Context, b *Batch) error {
 	if mt == nil {
 		return fmt.Errorf("table %s does not exist", b.Table)
 	}
+	if b.Types != nil {
+		have := map[string]ColumnType{}
+		for _, c := range mt.cols {
+			have[c.Name] = c.Type
+		}
+		if err := CheckTypes(b, have); err != nil {
+			return err
+		}
+	}
 	for _, r := range b.Rows {
 		row := map[string]any{}
 		for i, c := range b.Columns {

@@ -2,6 +2,8 @@ package target
 
 import (
 	"context"
+	"errors"
+	"fmt"
 )
 
 // ColumnType is the logical type of a warehouse column. The core derives it
@@ -55,10 +57,33 @@ type Batch struct {
 	Table   string
 	Columns []string // column names, in the order of each row's values
 	Keys    []string // as in Table.Keys
+	// Types are the column types the values were converted to, one per
+	// column. Load returns ErrTableChanged when the table's types differ
+	// (another process widened a column since): the core then reads the
+	// table again and converts the values.
+	Types []ColumnType
 	// Rows hold values of the Go types listed at ColumnType, one per column.
 	// When Keys is not empty the rows are already unique per key (the core
 	// kept the last one received), in arrival order.
 	Rows [][]any
+}
+
+// ErrTableChanged is returned (wrapped) by Load when the table's columns
+// are no longer those of Batch.Types.
+var ErrTableChanged = errors.New("target: table changed since the batch was made")
+
+// CheckTypes returns ErrTableChanged when a column of b is missing from
+// have or has another type there.
+func CheckTypes(b *Batch, have map[string]ColumnType) error {
+	for i, c := range b.Columns {
+		if i >= len(b.Types) {
+			return nil
+		}
+		if t, ok := have[c]; !ok || t != b.Types[i] {
+			return fmt.Errorf("column %s of %s: %w", c, b.Table, ErrTableChanged)
+		}
+	}
+	return nil
 }
 
 // Loader writes batches into one warehouse. It is used from one goroutine.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -36,12 +37,11 @@ const maxRecordKeyBytes = 1000
 // failed on its data.
 type batchMeta struct {
 	stream  string
-	table   Table        // the table the rows were made for, to ensure again
-	types   []ColumnType // the types the values were converted to, by column
-	paths   []string     // property path per column, for _sdc_errors
-	errCol  int          // _sdc_errors
-	seqCol  int          // _sdc_sequence; -1 without metadata
-	rejects [][]any      // rows of RejectedTable found by the core
+	table   Table    // the table the rows were made for, to ensure again
+	paths   []string // property path per column, for _sdc_errors
+	errCol  int      // _sdc_errors
+	seqCol  int      // _sdc_sequence; -1 without metadata
+	rejects [][]any  // rows of RejectedTable found by the core
 }
 
 // rejectedRow returns a row of RejectedTable. key holds the values of the
@@ -99,24 +99,29 @@ func (r *runner) loadBatch(ctx context.Context, j job, res *result) error {
 }
 
 func (r *runner) recoverBatch(ctx context.Context, j job, res *result, err error) error {
-	if r.loader.Retryable(err) || ctx.Err() != nil {
-		return err // transient, and retrying gave up
-	}
-	var actual Table
-	ensureErr := r.retry(ctx, "ensuring table "+j.meta.table.Name, func() error {
-		var e error
-		actual, e = r.loader.EnsureTable(ctx, j.meta.table)
-		return e
-	})
-	if ensureErr != nil {
-		return fmt.Errorf("%w (then ensuring the table: %w)", err, ensureErr)
-	}
-	if recast(j.batch, j.meta, actual) {
+	// Another process may have changed the table: read it again (under
+	// the loader's lock), convert the values to its types, load again.
+	for attempt := 0; attempt < 3; attempt++ {
+		if r.loader.Retryable(err) || ctx.Err() != nil {
+			return err // transient, and retrying gave up
+		}
+		var actual Table
+		ensureErr := r.retry(ctx, "ensuring table "+j.meta.table.Name, func() error {
+			var e error
+			actual, e = r.loader.EnsureTable(ctx, j.meta.table)
+			return e
+		})
+		if ensureErr != nil {
+			return fmt.Errorf("%w (then ensuring the table: %w)", err, ensureErr)
+		}
+		if !recast(j.batch, actual) && !errors.Is(err, ErrTableChanged) {
+			break
+		}
 		res.reread = &actual
 		r.log.Warn().Str("table", j.batch.Table).Msg("table changed by another process; loading again with its column types")
 		err = r.retry(ctx, "loading into "+j.batch.Table, func() error { return r.loader.Load(ctx, j.batch) })
-		if err == nil || r.loader.Retryable(err) {
-			return err
+		if err == nil {
+			return nil
 		}
 	}
 	if _, ok := r.loader.DataError(err); !ok {
@@ -260,7 +265,7 @@ func rowJSON(cols []string, row []any) []byte {
 // recast converts the values of b to the column types of actual where
 // they differ from the types they were made for (another process widened
 // them), and reports whether anything changed.
-func recast(b *Batch, m *batchMeta, actual Table) bool {
+func recast(b *Batch, actual Table) bool {
 	byName := make(map[string]ColumnType, len(actual.Columns))
 	for _, c := range actual.Columns {
 		byName[c.Name] = c.Type
@@ -268,14 +273,14 @@ func recast(b *Batch, m *batchMeta, actual Table) bool {
 	changed := false
 	for i, name := range b.Columns {
 		to, ok := byName[name]
-		if !ok || i >= len(m.types) || to == m.types[i] {
+		if !ok || i >= len(b.Types) || to == b.Types[i] {
 			continue
 		}
 		changed = true
 		for _, row := range b.Rows {
 			row[i] = recastValue(row[i], to)
 		}
-		m.types[i] = to
+		b.Types[i] = to
 	}
 	return changed
 }

@@ -365,8 +365,8 @@ func (r *runner) flush(s *stream) error {
 	for i, c := range l.table.Columns {
 		cols[i] = c.Name
 	}
-	batch := &Batch{Table: l.table.Name, Columns: cols, Keys: l.table.Keys, Rows: rows}
-	meta := &batchMeta{stream: s.name, table: l.table, types: slices.Clone(s.types), paths: l.paths, errCol: l.errCol, seqCol: -1, rejects: b.rejects}
+	batch := &Batch{Table: l.table.Name, Columns: cols, Keys: l.table.Keys, Types: slices.Clone(s.types), Rows: rows}
+	meta := &batchMeta{stream: s.name, table: l.table, paths: l.paths, errCol: l.errCol, seqCol: -1, rejects: b.rejects}
 	if l.meta >= 0 {
 		meta.seqCol = l.meta + 3
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,6 +118,12 @@ func (l *Loader) ensureSchema(ctx context.Context, tx pgx.Tx) error {
 	}
 	if exists {
 		return nil
+	}
+	// Two processes creating the schema at once would both try to insert it
+	// into pg_namespace (one failing on a unique violation): serialise, then
+	// IF NOT EXISTS sees the other's.
+	if _, err := tx.Exec(ctx, lockTableSQL, "schema "+quote(l.schema)); err != nil {
+		return fmt.Errorf("locking schema %s: %w", l.schema, err)
 	}
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(l.schema)); err != nil {
 		return fmt.Errorf("creating schema %s: %w", l.schema, err)
@@ -238,8 +245,8 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 	} else if _, err := tx.Exec(ctx, "LOCK TABLE "+dest.Sanitize()+" IN ROW EXCLUSIVE MODE"); err != nil {
 		return fmt.Errorf("locking %s: %w", b.Table, err)
 	}
-	if err := l.freshTypes(ctx, tx, dest); err != nil {
-		return fmt.Errorf("reading column types of %s: %w", b.Table, err)
+	if err := l.freshTypes(ctx, tx, dest, b); err != nil {
+		return fmt.Errorf("checking column types of %s: %w", b.Table, err)
 	}
 	src := newRowSource(b.Rows, b.Columns)
 	if _, err := tx.CopyFrom(ctx, dest, b.Columns, src); err != nil {
@@ -258,15 +265,27 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 }
 
 // freshTypes makes sure the COPY into dest encodes values for the column
-// types dest has now. pgx caches, per connection, the column types of a
-// COPY destination; after a column is widened (by us or by another
-// process) the cache would encode an int64 for a numeric column as int8
-// bytes, which the server may read as a wrong number. So the types are read
-// (the caller holds a lock on the table) and the connection's caches are
-// dropped when they changed since its last COPY there.
-func (l *Loader) freshTypes(ctx context.Context, tx pgx.Tx, dest pgx.Identifier) error {
-	var sig string
-	if err := tx.QueryRow(ctx, columnTypesSQL, dest.Sanitize()).Scan(&sig); err != nil {
+// types dest has now, and that they are the types the batch was made for.
+// pgx caches, per connection, the column types of a COPY destination;
+// after a column is widened (by us or by another process) the cache would
+// encode an int64 for a numeric column as int8 bytes, which the server may
+// read as a wrong number. So the types are read (the caller holds a lock
+// on the table), the connection's caches are dropped when they changed
+// since its last COPY there, and a batch made for other types gets
+// target.ErrTableChanged.
+func (l *Loader) freshTypes(ctx context.Context, tx pgx.Tx, dest pgx.Identifier, b *target.Batch) error {
+	rows, err := tx.Query(ctx, columnsSQL, dest.Sanitize())
+	if err != nil {
+		return err
+	}
+	var sig strings.Builder
+	have := map[string]target.ColumnType{}
+	var name, typname string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typname}, func() error {
+		sig.WriteString(name + " " + typname + ",")
+		have[name] = columnType(typname)
+		return nil
+	}); err != nil {
 		return err
 	}
 	conn := tx.Conn()
@@ -280,11 +299,12 @@ func (l *Loader) freshTypes(ctx context.Context, tx pgx.Tx, dest pgx.Identifier)
 	}
 	key := dest.Sanitize()
 	old, known := seen[key]
-	seen[key] = sig
-	if !known || old == sig {
-		return nil
+	seen[key] = sig.String()
+	if known && old != sig.String() {
+		// Drops the cached descriptions; allowed in a transaction.
+		if err := conn.DeallocateAll(ctx); err != nil {
+			return err
+		}
 	}
-	// Drops the cached descriptions; "deallocate all" is allowed in a
-	// transaction.
-	return conn.DeallocateAll(ctx)
+	return target.CheckTypes(b, have)
 }

@@ -162,10 +162,7 @@ WHERE i.indrelid = to_regclass($1) AND i.indisprimary
 ORDER BY array_position(i.indkey::int2[], a.attnum)`
 	// usedColumnsSQL counts the column slots of a table: dropped columns
 	// count towards PostgreSQL's 1600 too.
-	usedColumnsSQL = `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0`
-	// columnTypesSQL is the signature of a table's column types.
-	columnTypesSQL = `SELECT coalesce(string_agg(a.attname || ' ' || a.atttypid::text, ',' ORDER BY a.attnum), '')
-FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`
+	usedColumnsSQL  = `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0`
 	schemaExistsSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`
 	// lockTableSQL serialises EnsureTable across processes loading the same
 	// table (N tap replicas feed one warehouse): concurrent CREATE TABLE IF
