@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,16 @@ type filler struct {
 	errs    errorsBuilder
 	widen   map[int]ColumnType // columns to widen before this record can load
 	unknown func(path string)
+	// mismatches are values of a kind their schema excludes. They fail the
+	// record at its end unless a later member of the same name (a
+	// duplicate key: the last one counts, as in JSON decoders) replaced
+	// them.
+	mismatches []mismatch
+}
+
+type mismatch struct {
+	f   *field
+	err error
 }
 
 // unfitError is a value that matches its schema but not its column as the
@@ -42,6 +53,7 @@ func (e *unfitError) Error() string { return e.reason }
 func (f *filler) fill(rec []byte, row []any) error {
 	f.row = row
 	f.errs.reset()
+	f.mismatches = f.mismatches[:0]
 	if f.l.twins {
 		if cap(f.rank) < len(row) {
 			f.rank = make([]int, len(row))
@@ -51,6 +63,9 @@ func (f *filler) fill(rec []byte, row []any) error {
 	}
 	if err := f.fillObject(f.l.fields, rec, ""); err != nil {
 		return err
+	}
+	if len(f.mismatches) > 0 {
+		return f.mismatches[0].err
 	}
 	if f.errs.n > 0 {
 		row[f.l.errCol] = f.errs.object()
@@ -69,6 +84,7 @@ func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string)
 			f.unknown(prefix + key)
 			return nil
 		}
+		f.replaced(fd)
 		switch fd.col {
 		case colFlattened:
 			switch value[0] {
@@ -77,7 +93,8 @@ func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string)
 			case '{':
 				return f.fillObject(fd.children, value, prefix+key+".")
 			default:
-				return fmt.Errorf("field %q: %s where an object was declared", prefix+key, kindOf(value))
+				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %s where an object was declared", prefix+key, kindOf(value))})
+				return nil
 			}
 		case colAside:
 			f.setAside(fd.path, value, "no column: table at the column limit")
@@ -90,7 +107,8 @@ func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string)
 		if err != nil {
 			unfit, ok := err.(*unfitError)
 			if !ok {
-				return fmt.Errorf("field %q: %w", prefix+key, err)
+				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %w", prefix+key, err)})
+				return nil
 			}
 			if unfit.widenTo != 0 {
 				if f.widen == nil {
@@ -106,6 +124,13 @@ func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string)
 		f.row[fd.col] = v
 		return nil
 	})
+}
+
+// replaced forgets the mismatch of an earlier member named like fd.
+func (f *filler) replaced(fd *field) {
+	if len(f.mismatches) > 0 {
+		f.mismatches = slices.DeleteFunc(f.mismatches, func(m mismatch) bool { return m.f == fd })
+	}
 }
 
 // takes decides, for a column shared by case twins, whether fd's value

@@ -333,3 +333,25 @@ func TestRun_ConcurrentWidening(t *testing.T) {
 		t.Fatalf("v %v, want %v", got, want)
 	}
 }
+
+// TestRun_DuplicateNamesLastCounts: a record with a name twice counts its
+// last value, as JSON decoders do, even when an earlier one would not match
+// the schema.
+func TestRun_DuplicateNamesLastCounts(t *testing.T) {
+	l := newMemLoader()
+	cfg := testConfig()
+	cfg.FlatteningMaxLevel = 1
+	schema := `{"type":"SCHEMA","stream":"s","key_properties":["id"],"schema":{"properties":{"id":{"type":"integer"},"n":{"type":"integer"},` +
+		`"o":{"type":"object","properties":{"a":{"type":"integer"}}}}}}`
+	_, err := runInput(t, cfg, l, lines(schema, `{"type":"RECORD","stream":"s","record":{"id":1,"n":"x","n":2,"o":"str","o":{"a":"y","a":3}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := l.rows("s")[0]; r["n"] != int64(2) || r["o__a"] != int64(3) {
+		t.Fatalf("row %v", r)
+	}
+	_, err = runInput(t, cfg, newMemLoader(), lines(schema, `{"type":"RECORD","stream":"s","record":{"id":1,"n":2,"n":"x"}}`))
+	if err == nil || !strings.Contains(err.Error(), `field "n"`) {
+		t.Fatalf("last value not matching the schema: err %v", err)
+	}
+}
