@@ -19,6 +19,8 @@
 //   - Bodies in flight share a memory budget (MaxInflightBytes). A request
 //     reserves its announced length before reading, a chunked one each buffer
 //     before filling it; past the budget the answer is 503 with Retry-After.
+//     Outside the budget, fasthttp reads at most 8 KiB of an admitted body
+//     ahead of the handler (one byte of a refused one), per connection.
 //   - Tokens and bodies are never logged: only remote_ip, status, sizes,
 //     token ids and offsets. Lines a client can trigger at will (unknown
 //     tokens, a full budget) are written at most once a second, with a count.
