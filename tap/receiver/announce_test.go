@@ -27,10 +27,16 @@ func serveTCP(t *testing.T, cfg Config) (*Server, string) {
 	return serve(t, cfg, ln), ln.Addr().String()
 }
 
-// announce opens a connection and sends a request line, headers announcing
-// contentLength body bytes ("chunked" when negative) and the first part of
-// the body: what an attacker does before trickling the rest, or never.
+// announce opens a connection and sends an HTTP/1.1 request line, headers
+// announcing contentLength body bytes ("chunked" when negative) and the
+// first part of the body: what an attacker does before trickling the rest,
+// or never.
 func announce(t *testing.T, addr, method, path string, contentLength int, first []byte) net.Conn {
+	t.Helper()
+	return announceProto(t, addr, "HTTP/1.1", method, path, contentLength, "", first)
+}
+
+func announceProto(t *testing.T, addr, proto, method, path string, contentLength int, header string, first []byte) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -41,7 +47,7 @@ func announce(t *testing.T, addr, method, path string, contentLength int, first 
 	if contentLength < 0 {
 		framing = "Transfer-Encoding: chunked"
 	}
-	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: r\r\n%s\r\n\r\n%s", method, path, framing, first); err != nil {
+	if _, err := fmt.Fprintf(conn, "%s %s %s\r\nHost: r\r\n%s%s\r\n\r\n%s", method, path, proto, header, framing, first); err != nil {
 		t.Fatal(err)
 	}
 	return conn
@@ -115,34 +121,65 @@ func TestServer_RefusesFromHeaders(t *testing.T) {
 		{"over the limit", "POST", webhook, eightMiB + 1, 413},
 		{"far over the limit", "POST", webhook, 1 << 40, 413},
 	}
+	// Each case three ways: HTTP/1.1 with no body byte sent (answered from
+	// the headers alone), HTTP/1.1 with 4 KiB sent, and HTTP/1.0 with 4 KiB
+	// sent (no Expect there: fasthttp reads one byte ahead).
+	variants := []struct {
+		name, proto string
+		send        bool
+	}{{"headers only", "HTTP/1.1", false}, {"4 KiB", "HTTP/1.1", true}, {"HTTP/1.0, 4 KiB", "HTTP/1.0", true}}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			first := few
-			if tt.length < 0 {
-				first = chunk(few)
+		for _, v := range variants {
+			if v.proto == "HTTP/1.0" && tt.length < 0 {
+				continue // chunked is HTTP/1.1
 			}
-			conn := announce(t, addr, tt.method, tt.path, tt.length, first)
-			resp := answer(t, conn)
-			if resp.StatusCode != tt.want {
-				t.Fatalf("status = %d; want %d", resp.StatusCode, tt.want)
-			}
-			if !resp.Close {
-				t.Error("no Connection: close with the body left unread")
-			}
-			if !closedByServer(conn) {
-				t.Error("the server kept the connection open with the body unread")
-			}
-		})
+			t.Run(tt.name+", "+v.name, func(t *testing.T) {
+				var first []byte
+				if v.send {
+					first = few
+					if tt.length < 0 {
+						first = chunk(few)
+					}
+				}
+				conn := announceProto(t, addr, v.proto, tt.method, tt.path, tt.length, "", first)
+				resp := answer(t, conn)
+				if resp.StatusCode != tt.want {
+					t.Fatalf("status = %d; want %d", resp.StatusCode, tt.want)
+				}
+				if tt.want == 405 && resp.Header.Get("Allow") != "POST" {
+					t.Errorf("405 with Allow %q; want POST", resp.Header.Get("Allow"))
+				}
+				if !closedByServer(conn) {
+					t.Error("the server kept the connection open with the body unread")
+				}
+			})
+		}
 	}
 	if got := srv.InflightBytes(); got != 0 {
 		t.Errorf("InflightBytes() = %d after refusals; want 0", got)
 	}
-	conn := announce(t, addr, "POST", webhook, len(testBody), []byte(testBody))
+	// Five 404 cases three ways, but chunked not over HTTP/1.0: each counted once.
+	if got, want := srv.Counts()[404], uint64(5*3-1); got != want {
+		t.Errorf("Counts()[404] = %d; want %d", got, want)
+	}
+
+	// A client that asks first is told to go on, and then answered.
+	conn := announceProto(t, addr, "HTTP/1.1", "POST", webhook, len(testBody), "Expect: 100-continue\r\n", nil)
+	if resp := answer(t, conn); resp.StatusCode != 100 {
+		t.Fatalf("Expect: 100-continue on a good webhook: status %d; want 100", resp.StatusCode)
+	}
+	if _, err := io.WriteString(conn, testBody); err != nil {
+		t.Fatal(err)
+	}
+	if resp := answer(t, conn); resp.StatusCode != 200 {
+		t.Fatalf("body after 100 Continue: status %d; want 200", resp.StatusCode)
+	}
+	conn = announce(t, addr, "POST", webhook, len(testBody), []byte(testBody))
 	if resp := answer(t, conn); resp.StatusCode != 200 {
 		t.Fatalf("good webhook: status %d; want 200", resp.StatusCode)
 	}
-	if bodies, _ := app.stored(); len(bodies) != 1 || string(bodies[0]) != testBody {
-		t.Fatalf("stored %q; want only the good webhook", bodies)
+	if bodies, _ := app.stored(); len(bodies) != 2 || string(bodies[0]) != testBody || string(bodies[1]) != testBody {
+		t.Fatalf("stored %q; want only the two good webhooks", bodies)
 	}
 }
 
@@ -189,7 +226,7 @@ func TestServer_InflightBudget(t *testing.T) {
 	waitFor(t, "three reservations of 1 MiB", func() bool { return srv.InflightBytes() == 3*maxBody })
 
 	t.Run("full for large bodies", func(t *testing.T) {
-		conn := announce(t, addr, "POST", webhook, maxBody, first)
+		conn := announce(t, addr, "POST", webhook, maxBody, nil) // answered before any body byte
 		resp := answer(t, conn)
 		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))

@@ -88,6 +88,22 @@ func FuzzHandler(f *testing.F) {
 			req.SetBody(body)
 		}
 		admitted := srv.headerReceived(&req.Header) != refuseBody
+		// A request marked (or sent) with Expect: 100-continue is first
+		// answered from its headers alone, as the server does.
+		refusedEarly := 0
+		if req.MayContinue() {
+			ectx := &fasthttp.RequestCtx{}
+			req.Header.CopyTo(&ectx.Request.Header)
+			if code := srv.expectContinue(ectx); code != fasthttp.StatusContinue {
+				if !tableCodes[code] {
+					t.Fatalf("%q %q answered %d from the headers, which is not in the status table", method, path, code)
+				}
+				if code == 503 && len(ectx.Response.Header.Peek("Retry-After")) == 0 {
+					t.Fatal("503 without Retry-After")
+				}
+				refusedEarly = code
+			}
+		}
 		before := plain.calls
 
 		srv.Handler()(ctx)
@@ -104,6 +120,9 @@ func FuzzHandler(f *testing.F) {
 		announced := mode&(8|16) == 8
 		if admitted && (code == 404 || code == 405 || code == 413 && announced) {
 			t.Fatalf("the headers were judged acceptable, the handler answered %d", code)
+		}
+		if refusedEarly != 0 && code == 200 && bytes.HasPrefix(ctx.Path(), []byte(webhookPrefix)) {
+			t.Fatalf("refused with %d from the headers, accepted by the handler", refusedEarly)
 		}
 		if n := srv.InflightBytes(); n != 0 {
 			t.Fatalf("%d bytes still reserved after the handler returned", n)

@@ -40,27 +40,56 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// refuseBody is the request config of a request that will be refused:
-// fasthttp's streaming reader reads ahead min(Content-Length,
-// MaxRequestBodySize, 8 KiB) body bytes before calling the handler, and 1
-// is the least it accepts (0 means its default). A chunked body is not read
-// ahead at all.
+// refuseBody is the request config of a request whose body will not be
+// read. fasthttp's streaming reader reads min(Content-Length,
+// MaxRequestBodySize, 8 KiB) body bytes ahead of the handler, and 1 is the
+// least it takes (0 means its default). Over HTTP/1.1 such a request is
+// answered by expectContinue instead and reads nothing; a chunked body is
+// never read ahead.
 var refuseBody = fasthttp.RequestConfig{MaxRequestBodySize: 1}
 
 // headerReceived runs once the request line and headers are in, before any
-// body byte is read. It judges the request the way webhook will, and for one
-// that will be refused (or any other path: no other route reads a body) it
-// keeps fasthttp from reading ahead into the body. It decides nothing
-// else: the handler judges again from the same headers and has the last word.
+// body byte is read. It judges a webhook the way the handler will. A
+// request whose body will not be read (a refused webhook, any other path)
+// and that announces one is marked "Expect: 100-continue" (HTTP/1.1), so
+// that fasthttp reads none of the body and asks expectContinue for the
+// answer; over HTTP/1.0 it gets refuseBody. The handler judges again from
+// the same headers and has the last word.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	token, ok := bytes.CutPrefix(rawPath(h.RequestURI()), []byte(webhookPrefix))
-	if !ok {
-		return refuseBody
+	if token, ok := bytes.CutPrefix(rawPath(h.RequestURI()), []byte(webhookPrefix)); ok {
+		_, status := s.judge(h, token)
+		if status == 0 && s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
+			return fasthttp.RequestConfig{MaxRequestBodySize: s.cfg.MaxBodyBytes}
+		}
 	}
-	if _, status := s.judge(h, token); status != 0 || !s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
-		return refuseBody
+	if n := h.ContentLength(); (n > 0 || n == -1) && h.IsHTTP11() {
+		h.Set(fasthttp.HeaderExpect, "100-continue")
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: s.cfg.MaxBodyBytes}
+	return refuseBody
+}
+
+// expectContinue is fasthttp's ExpectHandler: it answers a request
+// carrying "Expect: 100-continue" (from the client, or set by
+// headerReceived) before any body byte is read. It returns 100 to have the
+// body sent and read, or the final status, which fasthttp sends with the
+// headers set here and then closes the connection. In the rare race where
+// room in the budget (or a rotated token) appeared since headerReceived,
+// the client gets a 100 it did not ask for, which HTTP/1.1 clients must
+// accept, and then its answer.
+func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
+	h := &ctx.Request.Header
+	if token, ok := bytes.CutPrefix(ctx.Path(), []byte(webhookPrefix)); !ok {
+		s.route(ctx) // no other route reads a body
+	} else if _, status := s.judge(h, token); status != 0 {
+		s.refuseFromHeaders(ctx, status)
+	} else if s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
+		return fasthttp.StatusContinue
+	} else {
+		s.bodyRefused(ctx, errOverBudget)
+	}
+	code := ctx.Response.StatusCode()
+	s.count(code) // the handler, which counts the others, does not run
+	return code
 }
 
 // rawPath is the path of a request URI as sent, without query or
@@ -107,24 +136,8 @@ func (s *Server) judge(h *fasthttp.RequestHeader, token []byte) (tokenID string,
 // method and announced size have passed and its memory is reserved.
 func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 	tokenID, status := s.judge(&ctx.Request.Header, token)
-	switch status {
-	case 0:
-	case fasthttp.StatusNotFound:
-		// count: requests refused for this since the last such line.
-		if n, ok := s.unknownTokens.event(time.Now()); ok {
-			s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Int64("count", n).Msg("rejected webhook: unknown token")
-		}
-		s.refuse(ctx, status)
-		return
-	case fasthttp.StatusMethodNotAllowed:
-		ctx.Response.Header.Set(headerAllow, fasthttp.MethodPost)
-		s.refuse(ctx, status)
-		return
-	case fasthttp.StatusRequestEntityTooLarge:
-		s.tooLarge(ctx, ctx.Request.Header.ContentLength())
-		return
-	default:
-		s.unavailable(ctx)
+	if status != 0 {
+		s.refuseFromHeaders(ctx, status)
 		return
 	}
 
@@ -132,7 +145,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 	defer in.release(s.budget)
 	body, err := s.readBody(ctx, &in) // valid until in is released
 	if err != nil {
-		s.unreadable(ctx, err)
+		s.bodyRefused(ctx, err)
 		return
 	}
 	if err := s.verify(ctx, body); err != nil {
@@ -142,6 +155,26 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 		return
 	}
 	s.store(ctx, body, tokenID)
+}
+
+// refuseFromHeaders answers a webhook refused on its request line and
+// headers (a status from judge), without reading its body.
+func (s *Server) refuseFromHeaders(ctx *fasthttp.RequestCtx, status int) {
+	switch status {
+	case fasthttp.StatusNotFound:
+		// count: requests refused for this since the last such line.
+		if n, ok := s.unknownTokens.event(time.Now()); ok {
+			s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Int64("count", n).Msg("rejected webhook: unknown token")
+		}
+		s.refuse(ctx, status)
+	case fasthttp.StatusMethodNotAllowed:
+		ctx.Response.Header.Set(headerAllow, fasthttp.MethodPost)
+		s.refuse(ctx, status)
+	case fasthttp.StatusRequestEntityTooLarge:
+		s.tooLarge(ctx, ctx.Request.Header.ContentLength())
+	default:
+		s.unavailable(ctx)
+	}
 }
 
 // refuse answers status without reading the body. Whatever of it is still
@@ -159,8 +192,9 @@ func bodyUnread(ctx *fasthttp.RequestCtx) bool {
 	return ctx.RequestBodyStream() != nil && ctx.Request.Header.ContentLength() != 0
 }
 
-// unreadable answers a webhook whose body could not be read in full.
-func (s *Server) unreadable(ctx *fasthttp.RequestCtx, err error) {
+// bodyRefused answers a webhook whose body was not read in full: no room
+// in the budget, too large, or unreadable.
+func (s *Server) bodyRefused(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetConnectionClose() // the body is read only in part
 	switch {
 	case errors.Is(err, errOverBudget):

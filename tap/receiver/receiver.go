@@ -13,14 +13,16 @@
 //     after a 400), 503 with Retry-After when the Appender fails or the
 //     server is shutting down.
 //   - Token, method and announced size are judged from the request line and
-//     headers before the body is read (fasthttp's HeaderReceived hook, and
-//     request bodies streamed to the handler): a refused request costs no body
-//     memory, and its connection is closed rather than drained.
+//     headers before the body is read (fasthttp's HeaderReceived hook marks a
+//     refused request "Expect: 100-continue", and its ExpectHandler answers
+//     it; admitted bodies are streamed to the handler): a refused request
+//     costs no body memory, and its connection is closed rather than drained.
 //   - Bodies in flight share a memory budget (MaxInflightBytes). A request
 //     reserves its announced length before reading, a chunked one each buffer
 //     before filling it; past the budget the answer is 503 with Retry-After.
 //     Outside the budget, fasthttp reads at most 8 KiB of an admitted body
-//     ahead of the handler (one byte of a refused one), per connection.
+//     ahead of the handler, per connection (and one byte of a refused one
+//     over HTTP/1.0, which has no Expect).
 //   - Tokens and bodies are never logged: only remote_ip, status, sizes,
 //     token ids and offsets. Lines a client can trigger at will (unknown
 //     tokens, a full budget) are written at most once a second, with a count.
@@ -209,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		// reading ahead into a body that will be refused.
 		StreamRequestBody:            true,
 		HeaderReceived:               s.headerReceived,
+		ExpectHandler:                s.expectContinue,
 		Logger:                       fasthttpLogger{log: cfg.Log.With().Str("component", "fasthttp").Logger()},
 		ReadTimeout:                  cfg.ReadTimeout,
 		WriteTimeout:                 cfg.WriteTimeout,
