@@ -2,7 +2,9 @@ package tap
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,6 +44,49 @@ func TestDeployFiles(t *testing.T) {
 	for _, want := range []string{`tap-customerio-webhook --config "$conf/load.json" --state "$state"`, "target-postgres --config", "tail -n 1"} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("load script lacks %q", want)
+		}
+	}
+}
+
+// TestAlertRules: deploy/prometheus/alerts.yml passes `promtool check
+// rules` and its unit tests (`promtool test rules`), and every metric it
+// names is one a running tap exposes, so a renamed metric cannot silently
+// disarm an alert. promtool comes from Debian's prometheus package; in CI a
+// missing promtool fails the test.
+func TestAlertRules(t *testing.T) {
+	dir := filepath.Join("..", "deploy", "prometheus")
+	rules, err := os.ReadFile(filepath.Join(dir, "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
+	waitReady(t, rt.base)
+	post(t, rt.url, sentEvent("a1"))
+	rt.recordsUntilState(t, 1)
+	_, body := scrape(t, rt.base)
+	rt.stop(t)
+	names := regexp.MustCompile(metricPrefix+`[a-z_]+`).FindAllString(string(rules), -1)
+	if len(names) == 0 {
+		t.Fatal("alerts.yml names no metric of the tap")
+	}
+	for _, name := range names {
+		if !strings.Contains(body, "# TYPE "+name+" ") {
+			t.Errorf("alerts.yml uses %s, which /metrics does not expose", name)
+		}
+	}
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is missing (Debian package prometheus); CI must install it")
+		}
+		t.Skip("promtool is missing (apt-get install prometheus)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }

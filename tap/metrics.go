@@ -27,7 +27,9 @@ type metrics struct {
 	sp     *spool.Spool
 	srv    *receiver.Server
 	tokens *atomic.Pointer[auth.TokenSet]
-	em     *emitter // nil when this process does not emit (serve)
+	// perToken counts webhooks by token id; nil without a server.
+	perToken *tokenStats
+	em       *emitter // nil when this process does not emit (serve)
 	// emitted returns the offset emitted so far and whether it is known:
 	// this process's emitter, or the progress file a loader run wrote.
 	emitted func() (uint64, bool)
@@ -76,8 +78,12 @@ func (m *metrics) write(w io.Writer) {
 			sample{value: float64(m.srv.InflightBytes())})
 	}
 	if m.tokens != nil {
+		ids := m.tokens.Load().IDs()
 		writeFamily(w, "webhook_tokens", "gauge", "Webhook tokens accepted (webhook_tokens plus the token file).",
-			sample{value: float64(len(m.tokens.Load().IDs()))})
+			sample{value: float64(len(ids))})
+		if m.perToken != nil {
+			m.perToken.write(w, ids)
+		}
 	}
 	st := m.sp.Stats()
 	writeFamily(w, "spool_segments", "gauge", "Segment files in spool_dir.", sample{value: float64(st.Segments)})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func scrape(t *testing.T, base string) (map[string]float64, string) {
@@ -92,6 +93,65 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, "# HELP "+family+" ") {
 			t.Errorf("no HELP for %s", family)
 		}
+	}
+	rt.stop(t)
+}
+
+// TestMetricsPerToken: every accepted token has its series from the start
+// (at 0, so an alert on "no increase" works after a restart), webhooks the
+// spool took count as accepted with their time, and ones it refused (503)
+// as refused.
+func TestMetricsPerToken(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.SpoolMaxBytes = 64 << 10 // far below what LoadConfig accepts: the spool fills at once
+	rt := startTap(t, cfg, Bookmark{}, nil)
+	waitReady(t, rt.base)
+	perToken := func(m map[string]float64, family string) (string, float64) {
+		var key string
+		var v float64
+		for k, val := range m {
+			if strings.HasPrefix(k, family+`{token_id="`) {
+				if key != "" {
+					t.Fatalf("%s: two series, %s and %s; want one token", family, key, k)
+				}
+				key, v = k, val
+			}
+		}
+		return key, v
+	}
+	m, _ := scrape(t, rt.base)
+	if k, v := perToken(m, "webhooks_accepted_total"); k == "" || v != 0 {
+		t.Fatalf("before any webhook: %q = %v; want one series at 0", k, v)
+	}
+	if k, _ := perToken(m, "webhook_last_accepted_timestamp_seconds"); k != "" {
+		t.Fatalf("before any webhook %s is set", k)
+	}
+	start := time.Now()
+	for _, id := range []string{"t1", "t2"} {
+		if code := post(t, rt.url, sentEvent(id)); code != 200 {
+			t.Fatalf("POST %s: %d", id, code)
+		}
+	}
+	big := sentEvent("big") + strings.Repeat(" ", 40<<10)
+	refused := 0
+	for i := 0; i < 5 && refused == 0; i++ {
+		if post(t, rt.url, big) == 503 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the spool never refused a webhook over spool_max_bytes")
+	}
+	m, _ = scrape(t, rt.base)
+	_, accepted := perToken(m, "webhooks_accepted_total")
+	_, spoolRefused := perToken(m, "webhooks_spool_refused_total")
+	_, last := perToken(m, "webhook_last_accepted_timestamp_seconds")
+	_, age := perToken(m, "webhook_last_accepted_age_seconds")
+	if accepted < 2 || spoolRefused != 1 {
+		t.Errorf("accepted %v, refused %v; want at least 2 and exactly 1", accepted, spoolRefused)
+	}
+	if at := time.Unix(0, int64(last*1e9)); at.Before(start.Add(-time.Second)) || at.After(time.Now().Add(time.Second)) || age < 0 || age > time.Since(start).Seconds()+1 {
+		t.Errorf("last accepted %v (age %vs); want within this test's %v", at, age, time.Since(start))
 	}
 	rt.stop(t)
 }

@@ -198,11 +198,12 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 	}
 	tokenPtr := new(atomic.Pointer[auth.TokenSet])
 	tokenPtr.Store(tokens)
+	m.perToken = newTokenStats(m.now)
 	srv, err := receiver.New(receiver.Config{
 		MaxBodyBytes: int(cfg.MaxBodyBytes),
 		Tokens:       tokenPtr,
 		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
-		Appender:     sp,
+		Appender:     countingAppender{next: sp, stats: m.perToken},
 		Ready:        sp.Writable, // /readyz: 503 while the spool refuses writes
 		Metrics:      m.write,
 		Log:          o.Log,

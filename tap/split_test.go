@@ -128,11 +128,15 @@ func TestServeWithScheduledLoads(t *testing.T) {
 		t.Errorf("http 200s %v; want at least %d", m[`http_requests_total{code="200"}`], n)
 	}
 
+	if code := post(t, base+"/webhook/not-a-token-0123456789abcdef0123456789", sentEvent("x")); code != 404 {
+		t.Fatalf("unknown token: %d", code)
+	}
 	config := filepath.Join(t.TempDir(), "tap.json")
 	raw, _ := json.Marshal(map[string]any{"listen": ln.Addr().String(), "spool_dir": dir, "webhook_tokens": []string{testToken}})
 	os.WriteFile(config, raw, 0o600)
 	code, out, errOut := runMain(t, "status", "--config", config)
-	for _, want := range []string{"spool records", fmt.Sprintf("offsets 1..%d", n), "backlog", "0 records not emitted", "server", "up", "http_requests_total", "webhook tokens"} {
+	for _, want := range []string{"spool records", fmt.Sprintf("offsets 1..%d", n), "backlog", "0 records not emitted", "server", "up", "http_requests_total", "webhook tokens",
+		"1 requests named an unknown token", "webhooks_accepted_total"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s%s", want, out, errOut)
 		}

@@ -110,6 +110,9 @@ func printServerStatus(ctx context.Context, w io.Writer, url string) {
 	}
 	fmt.Fprintf(w, "server\tup (%s)\n", url)
 	samples, help := parseExposition(string(body))
+	for _, warn := range statusWarnings(samples) {
+		fmt.Fprintf(w, "WARNING\t%s\n", warn)
+	}
 	byName := map[string][]parsedMetric{}
 	var names []string
 	for _, s := range samples {
