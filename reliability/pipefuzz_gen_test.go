@@ -395,7 +395,7 @@ var hostileNames = []string{
 	"", " ", "\t", "\n", "a b", `"`, `'`, "`", `a"b`, `a'b`, `a\b`, "a.b", "a-b", "a/b", "%s", "?", "$1",
 	"x;drop table data;--", "a\nb", "123", "1e5",
 	"select", "from", "where", "order", "group", "user", "table", "primary", "default", "null", "true",
-	"column", "limit", "oid", "ctid", "xmin", "rowid", "_rowid_",
+	"column", "limit", "oid", "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "rowid", "_rowid_", "ROWID", "OID",
 	"_sdc_sequence", "_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_table_version",
 	"_sdc_deleted_at", "_sdc_errors", "_sdc_rejected_records", "_SDC_SEQUENCE", "_sdc_columns", "_sdc_",
 	"Event_ID", "EVENT_ID", "event_ID", "Metric", "METRIC", "Timestamp", "DATA", "Data",

@@ -328,6 +328,39 @@ func (w *warehouse) judge(e expectation, missingLeaves *int) bodyVerdict {
 	return missing
 }
 
+// missingLeaves names (at most 10 of) the values of raw that the row of id
+// lacks, for a report.
+func (w *warehouse) missingLeaves(raw []byte, id string) []string {
+	doc, err := decodeDoc(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(path+"."+quoteTag(k), e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		default:
+			set := map[leaf]bool{}
+			addLeaves(set, v, false)
+			for l := range set {
+				if !w.rows[id][l] && len(out) < 10 {
+					out = append(out, fmt.Sprintf("%s = %.60v", path, v))
+				}
+			}
+		}
+	}
+	walk("", doc)
+	return out
+}
+
 func (w *warehouse) onRejected(e expectation) bool {
 	if w.rejectedBodies[e.body] > 0 {
 		return true

@@ -43,6 +43,7 @@ import (
 //	PIPEFUZZ_TARGETS=a,b     targets to run (postgres-flat0, postgres-flat1, sqlite, sqlite-flat1)
 //	PIPEFUZZ_DUMP=dir        write every acknowledged body there, in the case format
 //	PIPEFUZZ_CASES=glob      regression cases to replay (default testdata/pipefuzz/*.txt)
+//	PIPEFUZZ_BIN_DIR=dir     use the binaries there instead of building them
 
 // fuzzTarget is one target configuration under test.
 type fuzzTarget struct {
@@ -83,8 +84,18 @@ func selectedTargets(t *testing.T) []fuzzTarget {
 
 type fuzzBinaries struct{ tap, targetPG, targetSQLite string }
 
+// buildFuzzBinaries builds the three binaries, or takes them from
+// PIPEFUZZ_BIN_DIR (to fuzz binaries built elsewhere, e.g. from a branch).
 func buildFuzzBinaries(t *testing.T) fuzzBinaries {
 	t.Helper()
+	if dir := os.Getenv("PIPEFUZZ_BIN_DIR"); dir != "" {
+		t.Logf("binaries from PIPEFUZZ_BIN_DIR=%s", dir)
+		return fuzzBinaries{
+			tap:          filepath.Join(dir, "tap-customerio-webhook"),
+			targetPG:     filepath.Join(dir, "target-postgres"),
+			targetSQLite: filepath.Join(dir, "target-sqlite"),
+		}
+	}
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
 		"github.com/cio-singer/tap-customerio-webhook/cmd/tap-customerio-webhook",
@@ -123,7 +134,9 @@ type fuzzPipeline struct {
 	// torn holds the offsets just past lines a killed tap left unfinished
 	// (a newline the harness added): a target sees them as a last line
 	// without newline at EOF.
-	torn     map[int64]bool
+	torn map[int64]bool
+	// tries counts triage loads, each into its own schema or file.
+	tries    int
 	runStart int64 // size of the tee file when the current run started
 	runs     int
 }
@@ -365,11 +378,12 @@ type fuzzRun struct {
 	posted   int
 	status   map[int]int
 	restarts map[string]int
+	senders  int
 }
 
 func newFuzzRun(t *testing.T, p *fuzzPipeline) *fuzzRun {
 	r := &fuzzRun{t: t, p: p, client: &http.Client{Timeout: 30 * time.Second}, raw: map[int][]byte{}, byID: map[string]int{},
-		status: map[int]int{}, restarts: map[string]int{}}
+		status: map[int]int{}, restarts: map[string]int{}, senders: 4}
 	if dir := os.Getenv("PIPEFUZZ_DUMP"); dir != "" {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("acked-%s-%d.txt", p.tgt.name, time.Now().Unix())))
 		if err != nil {
@@ -383,7 +397,8 @@ func newFuzzRun(t *testing.T, p *fuzzPipeline) *fuzzRun {
 	return r
 }
 
-// post sends bodies from 4 concurrent senders and records the acknowledged.
+// post sends bodies from r.senders concurrent senders (1: in order) and
+// records the acknowledged.
 func (r *fuzzRun) post(bodies []fuzzBody) {
 	r.t.Helper()
 	type answer struct {
@@ -394,7 +409,7 @@ func (r *fuzzRun) post(bodies []fuzzBody) {
 	answers := make(chan answer)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range 4 {
+	for range r.senders {
 		wg.Go(func() {
 			for i := range next {
 				code, _, err := signedPost(r.client, r.p.url(), "application/json", bodies[i].raw)
@@ -592,6 +607,7 @@ func TestPipelineFuzzRegressions(t *testing.T) {
 			start := time.Now()
 			p := newFuzzPipeline(t, bins, tgt)
 			r := newFuzzRun(t, p)
+			r.senders = 1 // in file order: some cases are sequences
 			p.start()
 			half := len(bodies) / 2
 			r.post(bodies[:half])
@@ -633,7 +649,10 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 		}
 		msg := fmt.Sprintf("%s: %s", e.desc, why)
 		if raw, ok := r.raw[e.n]; ok {
-			msg += fmt.Sprintf("\n    body: %q", raw)
+			msg += fmt.Sprintf("\n    body: %.2000q", raw)
+			if v == missingValues {
+				msg += "\n    missing: " + strings.Join(w.missingLeaves(raw, e.id), ", ")
+			}
 		}
 		failures = append(failures, msg)
 	}
@@ -668,6 +687,7 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 func (r *fuzzRun) checkTapOutput() {
 	t := r.t
 	t.Helper()
+	<-r.p.teeDone // the tee may still be writing what a dead target never read
 	f, err := os.Open(r.p.tee.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -685,10 +705,11 @@ func (r *fuzzRun) checkTapOutput() {
 			break
 		}
 		offset += int64(len(line))
+		atEOF := !bytes.HasSuffix(line, []byte("\n")) // the tap was killed mid-line at the end
 		line = bytes.TrimRight(line, "\n")
 		var m struct{ Type string }
 		if err := json.Unmarshal(line, &m); err != nil {
-			if r.p.torn[offset] {
+			if r.p.torn[offset] || atEOF {
 				torn++ // cut by a kill -9
 				continue
 			}
@@ -926,8 +947,8 @@ func keyOf(v any) string {
 	return ""
 }
 
-// readSQLiteWarehouse reads the same from target-sqlite's database file.
-// Booleans are 0/1 there: _sdc_columns says which columns hold them.
+// readSQLiteWarehouse reads the same from target-sqlite's database file,
+// each value by the logical type _sdc_columns records for its column.
 func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
@@ -950,18 +971,18 @@ func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	boolean := map[string]bool{} // table.column
+	logical := map[string]string{} // table.column -> logical type
 	if tables["_sdc_columns"] {
-		rows, err := db.Query(`SELECT table_name, column_name FROM _sdc_columns WHERE logical_type = 'boolean'`)
+		rows, err := db.Query(`SELECT table_name, column_name, logical_type FROM _sdc_columns`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			var tbl, col string
-			if err := rows.Scan(&tbl, &col); err != nil {
+			var tbl, col, typ string
+			if err := rows.Scan(&tbl, &col, &typ); err != nil {
 				t.Fatal(err)
 			}
-			boolean[tbl+"."+col] = true
+			logical[tbl+"."+col] = typ
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
@@ -992,7 +1013,7 @@ func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 			}
 			row := make(map[string]any, len(cols))
 			for i, c := range cols {
-				row[c] = sqliteValue(vals[i], boolean[table+"."+c])
+				row[c] = sqliteValue(vals[i], logical[table+"."+c])
 			}
 			fn(row)
 		}
@@ -1010,18 +1031,27 @@ func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 	return w
 }
 
-// sqliteValue turns a scanned SQLite value into what decodeDoc would give.
-func sqliteValue(v any, boolean bool) any {
+// sqliteValue turns a scanned SQLite value into what decodeDoc would give,
+// by the column's logical type in _sdc_columns: booleans are 0/1, JSON is
+// its text.
+func sqliteValue(v any, logical string) any {
 	switch v := v.(type) {
 	case int64:
-		if boolean {
+		if logical == "boolean" {
 			return v != 0
 		}
 		return json.Number(strconv.FormatInt(v, 10))
 	case float64:
 		return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
 	case []byte:
-		return string(v)
+		return sqliteValue(string(v), logical)
+	case string:
+		if logical == "json" {
+			if doc, err := decodeDoc([]byte(v)); err == nil {
+				return doc
+			}
+		}
+		return v
 	case time.Time:
 		return v.Format(time.RFC3339Nano)
 	default:
@@ -1104,7 +1134,7 @@ func (r *fuzzRun) triage() {
 		}
 	}
 	if len(symptoms) == 0 {
-		t.Errorf("FINDING target-%s stopped, but no record of the run stops it alone: a sequence of %d records does", p.tgt.name, len(cands))
+		r.bisectSequence()
 	}
 	for s, n := range symptoms {
 		t.Logf("symptom (%d records): %.300s", n, s)
@@ -1171,19 +1201,69 @@ func ownSchema(schemaLine, recordLine []byte, base map[string]bool) []byte {
 	return append(out, '\n')
 }
 
+// bisectSequence finds the shortest prefix of all the tap wrote (over all
+// runs) that stops a fresh target, and reports the record it ends with:
+// the one that stops the target given those before it.
+func (r *fuzzRun) bisectSequence() {
+	t, p := r.t, r.p
+	t.Helper()
+	data, err := os.ReadFile(p.tee.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if json.Valid(bytes.TrimSpace(l)) { // lines cut by a kill are left out
+			lines = append(lines, l)
+		}
+	}
+	fails := func(k int) string { return p.tryAlone(k, bytes.Join(lines[:k], nil)) }
+	msg := fails(len(lines))
+	if msg == "" {
+		t.Errorf("FINDING target-%s stopped, but neither one record nor all %d lines the tap wrote stop a fresh target", p.tgt.name, len(lines))
+		return
+	}
+	lo, hi := 0, len(lines) // fails(lo) == "", fails(hi) != ""
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if m := fails(mid); m != "" {
+			hi, msg = mid, m
+		} else {
+			lo = mid
+		}
+	}
+	var m struct {
+		Record map[string]any
+	}
+	_ = json.Unmarshal(lines[hi-1], &m)
+	id, _ := m.Record["event_id"].(string)
+	desc := fmt.Sprintf("event_id %s", quoteTag(id))
+	if n := r.byID[id]; n != 0 {
+		for _, e := range r.expected {
+			if e.n == n {
+				desc = e.desc
+			}
+		}
+	}
+	t.Errorf("FINDING target-%s stops on a record after %d lines (none stops it alone): %s\n    target: %.400s\n    line: %.600s",
+		p.tgt.name, hi-1, desc, msg, lines[hi-1])
+}
+
 // tryAlone loads input (a SCHEMA and a RECORD line) with a fresh target
 // (its own schema or database file) and returns the target's error when
 // it exits non-zero, or "".
 func (p *fuzzPipeline) tryAlone(i int, input []byte) string {
 	t := p.t
+	p.tries++
+	i = p.tries
 	cfg := map[string]any{"flattening_max_level": p.tgt.flattening, "log_level": "error"}
 	bin := p.bins.targetPG
 	if p.tgt.sqlite {
 		bin = p.bins.targetSQLite
-		cfg["database"] = filepath.Join(p.dir, fmt.Sprintf("triage-%d-%d.db", p.runs, i))
+		cfg["database"] = filepath.Join(p.dir, fmt.Sprintf("triage-%d.db", i))
 	} else {
 		cfg["dsn"] = p.dsn
-		cfg["default_target_schema"] = fmt.Sprintf("triage_%d_%d", p.runs, i)
+		cfg["default_target_schema"] = fmt.Sprintf("triage_%d", i)
 	}
 	path := writeJSON(t, filepath.Join(p.dir, "triage.json"), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
