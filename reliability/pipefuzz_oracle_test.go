@@ -29,8 +29,8 @@ import (
 //     column, JSON columns and _sdc_errors included), together with the
 //     records of _sdc_rejected_records that carry that event_id; or
 //   - a row of rejected holds it: its body equals the body sent, compared
-//     after normalising both (see normBody), or parses to a document with
-//     the same event_id holding every leaf.
+//     after normalising both (see normBody), or both parse to the same
+//     document after the tap's cleaning (see canonicalDoc).
 //
 // The leaves of a row: strings, numbers and booleans anywhere in it; a
 // string that parses as a JSON object or array adds its leaves too (JSON
@@ -119,6 +119,8 @@ type expectation struct {
 	id     string // its cleaned event_id, when a non-empty string
 	leaves []leaf
 	body   leaf // the normalised body, to find it on rejected
+	doc    leaf // its cleaned document, when it parses (see canonicalDoc)
+	hasDoc bool
 	// mustBeData: see fuzzBody.
 	mustBeData bool
 	desc       string
@@ -134,6 +136,7 @@ func expect(b fuzzBody) expectation {
 	if err != nil {
 		return e
 	}
+	e.doc, e.hasDoc = canonicalDoc(doc), true
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return e
@@ -148,6 +151,37 @@ func expect(b fuzzBody) expectation {
 		e.leaves = append(e.leaves, l)
 	}
 	return e
+}
+
+// canonicalDoc is the leaf of a decoded document after the tap's cleaning
+// (NUL in names and strings becomes U+FFFD), encoded with sorted keys: a
+// rejected body the tap cleaned and re-encoded still matches the body sent.
+func canonicalDoc(doc any) leaf {
+	var clean func(v any) any
+	clean = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			out := make(map[string]any, len(v))
+			for k, e := range v {
+				out[cleanString(k)] = clean(e)
+			}
+			return out
+		case []any:
+			for i, e := range v {
+				v[i] = clean(e)
+			}
+			return v
+		case string:
+			return cleanString(v)
+		default:
+			return v
+		}
+	}
+	b, err := json.Marshal(clean(doc))
+	if err != nil {
+		return leaf{}
+	}
+	return leafOf('d', string(b))
 }
 
 // decodeDoc decodes one JSON value (numbers as json.Number), refusing
@@ -254,13 +288,13 @@ type warehouse struct {
 	rows map[string]map[leaf]bool
 	// rejectedBodies counts rejected rows by normalised body.
 	rejectedBodies map[leaf]int
-	// rejectedDocs: leaves of rejected bodies that parse, by event_id.
-	rejectedDocs                                         map[string]map[leaf]bool
+	// rejectedDocs counts rejected bodies that parse, by canonicalDoc.
+	rejectedDocs                                         map[leaf]int
 	dataRows, rejectedRows, errorRows, errorColumnValues int
 }
 
 func newWarehouse() *warehouse {
-	return &warehouse{rows: map[string]map[leaf]bool{}, rejectedBodies: map[leaf]int{}, rejectedDocs: map[string]map[leaf]bool{}}
+	return &warehouse{rows: map[string]map[leaf]bool{}, rejectedBodies: map[leaf]int{}, rejectedDocs: map[leaf]int{}}
 }
 
 // addDataRow adds a row of data (or a record set aside for stream data).
@@ -277,16 +311,8 @@ func (w *warehouse) addDataRow(id string, row any) {
 func (w *warehouse) addRejectedBody(body string) {
 	w.rejectedRows++
 	w.rejectedBodies[stringLeaf(normBody(body))]++
-	doc, err := decodeDoc([]byte(body))
-	if err != nil {
-		return
-	}
-	if obj, ok := doc.(map[string]any); ok {
-		if id, ok := obj["event_id"].(string); ok {
-			set := map[leaf]bool{}
-			addLeaves(set, obj, true)
-			w.rejectedDocs[cleanString(id)] = set
-		}
+	if doc, err := decodeDoc([]byte(body)); err == nil {
+		w.rejectedDocs[canonicalDoc(doc)]++
 	}
 }
 
@@ -362,19 +388,7 @@ func (w *warehouse) missingLeaves(raw []byte, id string) []string {
 }
 
 func (w *warehouse) onRejected(e expectation) bool {
-	if w.rejectedBodies[e.body] > 0 {
-		return true
-	}
-	set, ok := w.rejectedDocs[e.id]
-	if !ok || e.id == "" {
-		return false
-	}
-	for _, l := range e.leaves {
-		if !set[l] {
-			return false
-		}
-	}
-	return true
+	return w.rejectedBodies[e.body] > 0 || e.hasDoc && w.rejectedDocs[e.doc] > 0
 }
 
 // checkSingerLine checks what the tap promises about a RECORD line, so that

@@ -122,6 +122,13 @@ func TestOracleJudge(t *testing.T) {
 	if v := w.judge(e2, &lost); v != foundRejected {
 		t.Errorf("rejected body: verdict %d, want foundRejected", v)
 	}
+	// A rejected body the tap cleaned and re-encoded (duplicates collapsed,
+	// NUL replaced, other key order) is still this body.
+	dup := fuzzBody{n: 3, raw: []byte(`{"event_id":"e3","event_id":5,"s":"a\u0000"}`)}
+	w.addRejectedBody("{\"s\":\"a\uFFFD\",\"event_id\":5}")
+	if v := w.judge(expect(dup), &lost); v != foundRejected {
+		t.Errorf("re-encoded rejected body: verdict %d, want foundRejected", v)
+	}
 	e.mustBeData = true
 	w = newWarehouse()
 	w.addRejectedBody(string(body.raw))
