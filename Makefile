@@ -8,7 +8,7 @@ FUZZTIME ?= 60s
 # How long the pipeline fuzzer runs per target (make fuzz-pipeline).
 PIPEFUZZ_DURATION ?= 10m
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
-FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
+FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
                ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul
 

@@ -1,66 +1,84 @@
 #!/usr/bin/env bash
-# Durable ingest against its limit, in one run on one machine:
-#   1. a no-op fasthttp server that only reads the body and answers 200;
-#   2. tap-customerio-webhook: token check, signature check, spool append
-#      with group-committed fsync, 200; its Singer output goes to /dev/null.
-# Same load generator, same signed ~1 KB bodies, same connections.
+# Durable ingest against its limit, in one run on one machine, with wrk as
+# the client (a C client lighter than the servers it measures):
+#   1. noop: a fasthttp server that only reads the body and answers 200;
+#   2. serve: the receiver alone (token, signature, spool append with a
+#      group-committed fdatasync, 200);
+#   3. tap: receiver + emitter, Singer output piped into `cat > /dev/null`.
+# Same wrk threads and connections, same pre-signed ~1 KB bodies, several
+# rounds in turn; the figures are the medians.
 # Then: the tap's peak RSS while its spool fills with unemitted events
 # (stdout is a pipe nobody reads).
-# Usage: scripts/bench-ingest.sh [seconds] [connections]   (make bench runs it)
+# Usage: scripts/bench-ingest.sh [seconds] [connections] [rounds]   (make bench runs it)
+# Needs: wrk (Debian package wrk), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-15}
+secs=${1:-10}
 conns=${2:-64}
+rounds=${3:-3}
+threads=${WRK_THREADS:-2}
 fill_secs=${FILL_SECS:-60}
+command -v wrk >/dev/null || { echo "bench-ingest: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 go build -o bin/ ./cmd/...
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 key="bench-signing-key"
 token="bench-token-0123456789abcdef0123456789abcdef"
+port_noop=18181 port_tap=18182
 
 wait_ready() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not ready: $1" >&2; exit 1; }
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+# load URL: one wrk run; prints wrk's JSON summary line (from the script's done()).
+load() { wrk -t"$threads" -c"$conns" -d"${2:-$secs}s" -s "$work/req.lua" "$1" | grep '^{'; }
 
-echo "machine: $(nproc) cores, $(uname -r); load: $secs s x $conns connections, signed bodies of ~1 KB"
-
-bin/cio-loadgen noop --listen 127.0.0.1:18181 & noop=$!
-wait_ready http://127.0.0.1:18181/
-base=$(bin/cio-loadgen run --url http://127.0.0.1:18181/webhook/x --conns "$conns" --duration "${secs}s" --signing-key "$key")
-kill $noop; wait $noop 2>/dev/null || true
-echo "noop fasthttp server:  $base"
-
+bin/cio-loadgen wrk-script --path "/webhook/$token" --requests 2000 --body-bytes 1024 --signing-key "$key" > "$work/req.lua"
 cat > "$work/tap.json" <<JSON
-{"listen":"127.0.0.1:18182","webhook_tokens":["$token"],"signing_keys":["$key"],"spool_dir":"$work/spool","log_level":"warn"}
+{"listen":"127.0.0.1:$port_tap","webhook_tokens":["$token"],"signing_keys":["$key"],"spool_dir":"$work/spool","log_level":"warn"}
 JSON
-bin/tap-customerio-webhook --config "$work/tap.json" > /dev/null & tap=$!
-wait_ready http://127.0.0.1:18182/readyz
-tapres=$(bin/cio-loadgen run --url "http://127.0.0.1:18182/webhook/$token" --conns "$conns" --duration "${secs}s" --signing-key "$key")
-kill -TERM $tap; wait $tap
-echo "tap-customerio-webhook: $tapres"
 
-# The receiver alone (`serve`): the acknowledgement path without the
-# emitter classifying and writing Singer messages on the same two cores.
-rm -rf "$work/spool"
-bin/tap-customerio-webhook serve --config "$work/tap.json" & tap=$!
-wait_ready http://127.0.0.1:18182/readyz
-serveres=$(bin/cio-loadgen run --url "http://127.0.0.1:18182/webhook/$token" --conns "$conns" --duration "${secs}s" --signing-key "$key")
-kill -TERM $tap; wait $tap
-echo "tap-customerio-webhook serve: $serveres"
-python3 - "$base" "$tapres" "$serveres" <<'PY'
-import json, sys
-b, t, s = (json.loads(a) for a in sys.argv[1:4])
-for name, r in (("tap (receive + emit)", t), ("tap serve (receive only)", s)):
-    l = r['latency_ms']
-    print(f"{name}: {r['rps']:.0f} req/s = {r['rps']/b['rps']:.2f} x noop ({b['rps']:.0f}/s); ack latency ms p50 {l['p50']:.2f} p99 {l['p99']:.2f} max {l['max']:.2f}; non-2xx {r['non_2xx']}")
+echo "machine: $(nproc) cores, $(uname -r); wrk $threads threads x $conns connections, $secs s per run, $rounds rounds; signed bodies of ~1 KB"
+for round in $(seq "$rounds"); do
+  bin/cio-loadgen noop --listen 127.0.0.1:$port_noop & pid=$!
+  wait_ready http://127.0.0.1:$port_noop/
+  echo "noop $(load http://127.0.0.1:$port_noop)" >> "$work/results"
+  kill $pid; wait $pid 2>/dev/null || true
+
+  rm -rf "$work/spool"
+  bin/tap-customerio-webhook serve --config "$work/tap.json" & pid=$!
+  wait_ready http://127.0.0.1:$port_tap/readyz
+  echo "serve $(load http://127.0.0.1:$port_tap)" >> "$work/results"
+  kill -TERM $pid; wait $pid
+
+  rm -rf "$work/spool"
+  bin/tap-customerio-webhook --config "$work/tap.json" | cat > /dev/null & pid=$!
+  wait_ready http://127.0.0.1:$port_tap/readyz
+  echo "tap $(load http://127.0.0.1:$port_tap)" >> "$work/results"
+  pkill -TERM -f "tap-customerio-webhook --config $work/tap.json" || true; wait $pid
+  echo "round $round done" >&2
+done
+python3 - "$work/results" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, js = line.split(" ", 1)
+    runs.setdefault(name, []).append(json.loads(js))
+med = lambda rs, f: statistics.median(f(r) for r in rs)
+base = med(runs["noop"], lambda r: r["rps"])
+print(f"{'server':<8} {'req/s (median)':>15} {'x noop':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'errors':>7}  rounds' req/s")
+for name in ("noop", "serve", "tap"):
+    rs = runs[name]
+    rps = med(rs, lambda r: r["rps"])
+    print(f"{name:<8} {rps:>15.0f} {rps/base:>7.2f} {med(rs, lambda r: r['latency_ms']['p50']):>7.2f} "
+          f"{med(rs, lambda r: r['latency_ms']['p99']):>7.2f} {sum(r['non_2xx'] for r in rs):>8} "
+          f"{sum(r['socket_errors'] for r in rs):>7}  {' '.join('%.0f' % r['rps'] for r in rs)}")
 PY
 rm -rf "$work/spool"
 
 mkfifo "$work/out"
 bin/tap-customerio-webhook --config "$work/tap.json" > "$work/out" & tap=$!
 exec 3<"$work/out"   # opened, never read: the emitter blocks once the pipe is full
-wait_ready http://127.0.0.1:18182/readyz
-fill=$(bin/cio-loadgen run --url "http://127.0.0.1:18182/webhook/$token" --conns "$conns" --duration "${fill_secs}s" --signing-key "$key")
+wait_ready http://127.0.0.1:$port_tap/readyz
+fill=$(load http://127.0.0.1:$port_tap "$fill_secs")
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$tap/status)
 spooled=$(du -sm "$work/spool" | cut -f1)
-echo "spool filled for ${fill_secs}s: $(field "$fill" requests) requests, $(field "$fill" non_2xx) non-2xx, spool ${spooled} MB unemitted; tap peak RSS $((hwm / 1024)) MB"
+echo "spool filled for ${fill_secs}s: $fill; spool ${spooled} MB unemitted; tap peak RSS $((hwm / 1024)) MB"
 kill -KILL $tap; exec 3<&-

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonconfig"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
 // EnvPrefix prefixes the environment variable of every setting.
@@ -35,9 +38,12 @@ type Config struct {
 	SpoolRetention      time.Duration
 	SpoolRetentionBytes int64
 	MaxBodyBytes        int64
-	StateInterval       time.Duration
-	ExitAfterIdle       time.Duration
-	LogLevel            zerolog.Level
+	// MaxInflightBytes bounds the memory of all webhook bodies being
+	// received at once; past it the receiver answers 503.
+	MaxInflightBytes int64
+	StateInterval    time.Duration
+	ExitAfterIdle    time.Duration
+	LogLevel         zerolog.Level
 }
 
 // setting is one config key: how --about describes it and how its JSON
@@ -51,7 +57,15 @@ func settings() []setting {
 	return []setting{
 		{about.Setting{Name: "listen", Type: "string", Default: "127.0.0.1:8080",
 			Description: `Address the HTTP server listens on; "" runs no server and only emits what the spool holds.`},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Listen) }},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.Listen); err != nil {
+					return err
+				}
+				if _, _, err := net.SplitHostPort(c.Listen); c.Listen != "" && err != nil {
+					return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8080, :8080)", c.Listen)
+				}
+				return nil
+			}},
 		{about.Setting{Name: "webhook_tokens", Type: "array", Secret: true,
 			Description: "Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Added to the tokens in spool_dir/tokens.json (see `token new`); the server needs at least one token in all."},
 			func(c *Config, raw json.RawMessage) error {
@@ -78,7 +92,7 @@ func settings() []setting {
 				return nil
 			}},
 		{about.Setting{Name: "signature_max_age", Type: "string", Default: "0s",
-			Description: `When > 0 (e.g. "5m"), reject signatures whose X-CIO-Timestamp is older or newer than this.`},
+			Description: `When > 0 (e.g. "5m"), reject signatures whose X-CIO-Timestamp is older or newer than this. Needs signing_keys.`},
 			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SignatureMaxAge) }},
 		{about.Setting{Name: "spool_dir", Type: "string", Default: "./spool",
 			Description: "Where acknowledged webhooks are kept until emitted and released."},
@@ -92,17 +106,20 @@ func settings() []setting {
 				return nil
 			}},
 		{about.Setting{Name: "spool_max_bytes", Type: "integer", Default: 0,
-			Description: "When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes."},
+			Description: "When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes. At least 64 MiB plus twice max_body_bytes (about 80 MiB by default): the segment being written is never released."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolMaxBytes, 0) }},
 		{about.Setting{Name: "spool_retention", Type: "string", Default: "0s",
 			Description: `Keep emitted webhooks in the spool this long (e.g. "168h"), so a run with an empty state replays them into a new warehouse; "0s" deletes them at the start after the --state that covers them.`},
 			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SpoolRetention) }},
 		{about.Setting{Name: "spool_retention_bytes", Type: "integer", Default: 0,
-			Description: "When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first."},
+			Description: "When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first. Needs spool_retention; required with spool_retention and spool_max_bytes, and must leave the minimum of spool_max_bytes free."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolRetentionBytes, 0) }},
 		{about.Setting{Name: "max_body_bytes", Type: "integer", Default: 8 << 20,
-			Description: "Larger webhook bodies get 413."},
+			Description: "Larger webhook bodies get 413. At most 268435456 (256 MiB, what the spool stores in one record)."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxBodyBytes, 1) }},
+		{about.Setting{Name: "max_inflight_bytes", Type: "integer", Default: 64 << 20,
+			Description: "Memory budget for all webhook bodies being received at once; past it webhooks get 503 with Retry-After (Customer.io retries). At least max_body_bytes."},
+			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxInflightBytes, 1) }},
 		{about.Setting{Name: "state_interval", Type: "string", Default: "1s",
 			Description: "How often, at most, a STATE message is written while records flow."},
 			func(c *Config, raw json.RawMessage) error {
@@ -150,17 +167,25 @@ func (e *ConfigError) Error() string { return errors.Join(e.Errs...).Error() }
 
 // LoadConfig decodes a JSON config file over the defaults, then applies
 // TAP_CUSTOMERIO_WEBHOOK_<KEY> environment variables, which win over the
-// file (getenv is os.Getenv outside tests). Unknown keys are errors: a
-// misspelt signing_keys must not silently turn signature checks off. Every
-// problem is reported at once, each prefixed with its key.
+// file (getenv is os.Getenv outside tests). Unknown keys, a key set twice
+// and anything after the JSON object are errors: a misspelt or repeated
+// signing_keys must not silently turn signature checks off. So are limits
+// that contradict each other (see contradictions). Every problem is
+// reported at once, each prefixed with its key.
 func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
-	file := map[string]json.RawMessage{}
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&file); err != nil {
-		return Config{}, &ConfigError{[]error{fmt.Errorf("config: not a JSON object: %w", err)}}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, &ConfigError{[]error{fmt.Errorf("config: %w", err)}}
+	}
+	file, twice, err := jsonconfig.Object(data)
+	if err != nil {
+		return Config{}, &ConfigError{[]error{err}}
+	}
+	var errs []error
+	for _, k := range twice {
+		errs = append(errs, fmt.Errorf("%s: %s", k, jsonconfig.SetTwice))
 	}
 	known := map[string]bool{}
-	var errs []error
 	var cfg Config
 	for _, s := range settings() {
 		known[s.Name] = true
@@ -188,10 +213,53 @@ func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("%s: unknown key (see --about for the settings)", k))
 	}
+	if len(errs) == 0 {
+		errs = contradictions(cfg) // only between values that each parsed
+	}
 	if len(errs) > 0 {
 		return Config{}, &ConfigError{errs}
 	}
 	return cfg, nil
+}
+
+// contradictions returns an error, naming the key to change, for each
+// pair of settings that cannot both hold: each would start a tap that
+// answers 503 for ever, or whose setting does nothing it seems to.
+func contradictions(c Config) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.MaxBodyBytes > spool.MaxBodyBytes {
+		bad("max_body_bytes", "%d is more than the spool stores in one record (%d bytes): such bodies would get 503 for ever",
+			c.MaxBodyBytes, spool.MaxBodyBytes)
+	}
+	if c.MaxInflightBytes < c.MaxBodyBytes {
+		bad("max_inflight_bytes", "%d is less than max_body_bytes (%d): a body of max_body_bytes would get 503 for ever",
+			c.MaxInflightBytes, c.MaxBodyBytes)
+	}
+	// Once the bounds above hold, the sizes below fit an int.
+	minSpool := spool.MinMaxBytes(0, int(min(c.MaxBodyBytes, spool.MaxBodyBytes)))
+	if c.SpoolMaxBytes > 0 && c.SpoolMaxBytes < minSpool {
+		bad("spool_max_bytes", "%d is less than %d, the least with which the spool keeps accepting webhooks of max_body_bytes (%d) "+
+			"once it has filled: the segment being written (%d bytes) is never released; use 0 (no limit) or at least %d",
+			c.SpoolMaxBytes, minSpool, c.MaxBodyBytes, spool.DefaultSegmentBytes, minSpool)
+	}
+	switch {
+	case c.SpoolRetentionBytes > 0 && c.SpoolRetention == 0:
+		bad("spool_retention_bytes", "has no effect without spool_retention")
+	case c.SpoolRetention > 0 && c.SpoolMaxBytes > 0 && c.SpoolRetentionBytes == 0:
+		bad("spool_retention_bytes", "must be set when spool_retention and spool_max_bytes are: webhooks kept for replay "+
+			"would fill the spool and new ones get 503; at most %d with spool_max_bytes %d", max(0, c.SpoolMaxBytes-minSpool), c.SpoolMaxBytes)
+	case c.SpoolRetention > 0 && c.SpoolMaxBytes > 0 && c.SpoolRetentionBytes > c.SpoolMaxBytes-minSpool:
+		bad("spool_retention_bytes", "%d leaves less than %d bytes of spool_max_bytes (%d) for new webhooks: webhooks kept "+
+			"for replay would fill the spool and new ones get 503; at most %d", c.SpoolRetentionBytes, minSpool, c.SpoolMaxBytes,
+			max(0, c.SpoolMaxBytes-minSpool))
+	}
+	if c.SignatureMaxAge > 0 && len(c.SigningKeys) == 0 {
+		bad("signature_max_age", "has no effect without signing_keys: no signature is checked")
+	}
+	return errs
 }
 
 // LoadConfigFile is LoadConfig on the file at path with the real environment.

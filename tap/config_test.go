@@ -2,6 +2,7 @@ package tap
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
 const testToken = "test-token-0123456789abcdef0123456789"
@@ -24,7 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		MaxBodyBytes: 8 << 20, StateInterval: time.Second, LogLevel: zerolog.InfoLevel}
 	if cfg.Listen != want.Listen || cfg.SpoolDir != want.SpoolDir || cfg.MaxBodyBytes != want.MaxBodyBytes ||
 		cfg.StateInterval != want.StateInterval || cfg.LogLevel != want.LogLevel || cfg.ExitAfterIdle != 0 ||
-		cfg.SignatureMaxAge != 0 || len(cfg.SigningKeys) != 0 {
+		cfg.SignatureMaxAge != 0 || len(cfg.SigningKeys) != 0 || cfg.MaxInflightBytes != 64<<20 {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 }
@@ -44,6 +47,27 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bad log level", `{"webhook_tokens":["` + testToken + `"],"log_level":"loud"}`, "log_level:"},
 		{"empty spool dir", `{"webhook_tokens":["` + testToken + `"],"spool_dir":""}`, "spool_dir:"},
 		{"not an object", `[1]`, "config:"},
+		{"signing keys set twice", `{"webhook_tokens":["` + testToken + `"],"signing_keys":["k"],"signing_keys":[]}`,
+			"signing_keys: set more than once in the config file"},
+		{"second object", `{"webhook_tokens":["` + testToken + `"]} {"signing_keys":[]}`, "config: trailing data after the JSON object at byte 61"},
+		{"trailing text", `{"webhook_tokens":["` + testToken + `"]} x`, "config: trailing data after the JSON object"},
+		{"listen not host:port", `{"webhook_tokens":["` + testToken + `"],"listen":"8080"}`, `listen: "8080" is not host:port`},
+		{"negative spool limit", `{"webhook_tokens":["` + testToken + `"],"spool_max_bytes":-1}`, "spool_max_bytes: must be at least 0"},
+		{"zero inflight budget", `{"webhook_tokens":["` + testToken + `"],"max_inflight_bytes":0}`, "max_inflight_bytes: must be at least 1"},
+		{"body beyond a spool record", `{"webhook_tokens":["` + testToken + `"],"max_body_bytes":268435457,"max_inflight_bytes":1000000000}`,
+			"max_body_bytes: 268435457 is more than the spool stores in one record (268435456 bytes)"},
+		{"inflight below a body", `{"webhook_tokens":["` + testToken + `"],"max_inflight_bytes":1048576}`,
+			"max_inflight_bytes: 1048576 is less than max_body_bytes (8388608)"},
+		{"spool limit below a segment", `{"webhook_tokens":["` + testToken + `"],"spool_max_bytes":10485760}`,
+			"spool_max_bytes: 10485760 is less than 83886688, the least with which the spool keeps accepting webhooks"},
+		{"retention bytes without retention", `{"webhook_tokens":["` + testToken + `"],"spool_retention_bytes":1000}`,
+			"spool_retention_bytes: has no effect without spool_retention"},
+		{"retention unbounded under a spool limit", `{"webhook_tokens":["` + testToken + `"],"spool_retention":"24h","spool_max_bytes":1000000000}`,
+			"spool_retention_bytes: must be set when spool_retention and spool_max_bytes are"},
+		{"retention fills the spool limit", `{"webhook_tokens":["` + testToken + `"],"spool_retention":"24h","spool_max_bytes":1000000000,"spool_retention_bytes":1000000000}`,
+			"spool_retention_bytes: 1000000000 leaves less than 83886688 bytes of spool_max_bytes (1000000000) for new webhooks"},
+		{"signature age without keys", `{"webhook_tokens":["` + testToken + `"],"signature_max_age":"5m"}`,
+			"signature_max_age: has no effect without signing_keys"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,24 +90,67 @@ func TestLoadConfigNeverPrintsSecrets(t *testing.T) {
 
 func TestLoadConfigEnvironmentWins(t *testing.T) {
 	env := map[string]string{
-		"TAP_CUSTOMERIO_WEBHOOK_LISTEN":          "0.0.0.0:9999",
-		"TAP_CUSTOMERIO_WEBHOOK_WEBHOOK_TOKENS":  `["` + testToken + `","sha256:` + strings.Repeat("ab", 32) + `"]`,
-		"TAP_CUSTOMERIO_WEBHOOK_SIGNING_KEYS":    "k1, k2",
-		"TAP_CUSTOMERIO_WEBHOOK_MAX_BODY_BYTES":  "1024",
-		"TAP_CUSTOMERIO_WEBHOOK_EXIT_AFTER_IDLE": "2s",
+		"TAP_CUSTOMERIO_WEBHOOK_LISTEN":             "0.0.0.0:9999",
+		"TAP_CUSTOMERIO_WEBHOOK_WEBHOOK_TOKENS":     `["` + testToken + `","sha256:` + strings.Repeat("ab", 32) + `"]`,
+		"TAP_CUSTOMERIO_WEBHOOK_SIGNING_KEYS":       "k1, k2",
+		"TAP_CUSTOMERIO_WEBHOOK_MAX_BODY_BYTES":     "1024",
+		"TAP_CUSTOMERIO_WEBHOOK_EXIT_AFTER_IDLE":    "2s",
+		"TAP_CUSTOMERIO_WEBHOOK_MAX_INFLIGHT_BYTES": "4096",
 	}
 	cfg, err := LoadConfig(strings.NewReader(`{"listen":"127.0.0.1:1","webhook_tokens":["`+testToken+`"]}`), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Listen != "0.0.0.0:9999" || len(cfg.WebhookTokens) != 2 || strings.Join(cfg.SigningKeys, "|") != "k1|k2" ||
-		cfg.MaxBodyBytes != 1024 || cfg.ExitAfterIdle != 2*time.Second {
+		cfg.MaxBodyBytes != 1024 || cfg.ExitAfterIdle != 2*time.Second || cfg.MaxInflightBytes != 4096 {
 		t.Fatalf("env not applied: %+v", cfg)
+	}
+	env["TAP_CUSTOMERIO_WEBHOOK_MAX_INFLIGHT_BYTES"] = "512"
+	if _, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"]}`), func(k string) string { return env[k] }); err == nil ||
+		!strings.Contains(err.Error(), "max_inflight_bytes: 512 is less than max_body_bytes (1024)") {
+		t.Fatalf("contradiction set through the environment: %v", err)
 	}
 	env["TAP_CUSTOMERIO_WEBHOOK_MAX_BODY_BYTES"] = "lots"
 	if _, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"]}`), func(k string) string { return env[k] }); err == nil ||
 		!strings.Contains(err.Error(), "max_body_bytes") {
 		t.Fatalf("bad env value: %v", err)
+	}
+}
+
+// TestLoadConfigLimitsAtTheirBounds: settings exactly at the bounds the
+// contradiction checks draw are accepted.
+func TestLoadConfigLimitsAtTheirBounds(t *testing.T) {
+	minSpool := spool.MinMaxBytes(0, 8<<20)
+	for _, config := range []string{
+		fmt.Sprintf(`{"spool_max_bytes":%d}`, minSpool),
+		fmt.Sprintf(`{"spool_max_bytes":%d,"spool_retention":"1h","spool_retention_bytes":1000000}`, minSpool+1000000),
+		`{"max_body_bytes":268435456,"max_inflight_bytes":268435456}`,
+		`{"max_body_bytes":1024,"max_inflight_bytes":1024,"spool_max_bytes":` + fmt.Sprint(spool.MinMaxBytes(0, 1024)) + `}`,
+		`{"signing_keys":["k"],"signature_max_age":"5m"}`,
+		`{"listen":":8080"}`,
+		`{"listen":""}`,
+		`null`,
+	} {
+		if _, err := LoadConfig(strings.NewReader(config), noEnv); err != nil {
+			t.Errorf("%s: %v", config, err)
+		}
+	}
+}
+
+// TestLoadConfigReportsEveryProblem: a key set twice does not hide the
+// other problems, and the value of a key set twice is never quoted.
+func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	_, err := LoadConfig(strings.NewReader(`{"signing_keys":["`+testToken+`"],"signing_keys":["`+testToken+`"],"log_level":"loud","x":1}`), noEnv)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"signing_keys: set more than once", "log_level:", "x: unknown key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Errorf("error %q quotes a signing key", err)
 	}
 }
 

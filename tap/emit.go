@@ -46,6 +46,9 @@ type emitter struct {
 	badBodies     atomic.Uint64       // bodies classified invalid, whether or not rejected is selected
 	handled       atomic.Uint64       // mirror of emitted
 	onState       func(offset uint64) // called after each STATE written; may be nil
+	// keepWithheld durably keeps a body withheld from stream rejected
+	// before its record is written; nil keeps nothing (tests).
+	keepWithheld func(rejectionID string, body []byte) error
 }
 
 func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
@@ -125,9 +128,17 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 		}
 		e.sent[schemas.Rejected] = true
 	}
-	record, err := event.Rejection(fmt.Sprintf("%s:%d", e.spoolID, rec.Offset), rec.ReceivedAt, reason, rec.Body, sel.Drop)
+	id := fmt.Sprintf("%s:%d", e.spoolID, rec.Offset)
+	record, withheld, err := event.Rejection(id, rec.ReceivedAt, reason, rec.Body, e.sel[schemas.Data].Drop, sel.Drop)
 	if err != nil {
 		return err
+	}
+	if withheld && e.keepWithheld != nil {
+		if err := e.keepWithheld(id, rec.Body); err != nil {
+			return err
+		}
+		e.log.Warn().Uint64("offset", rec.Offset).Str("rejection_id", id).Str("dir", event.WithheldDir).
+			Msg("rejected body withheld (deselected fields could not be removed); raw body kept in spool_dir")
 	}
 	if err := e.w.WriteRecord(schemas.Rejected, record, rec.ReceivedAt); err != nil {
 		return fmt.Errorf("writing record: %w", err)

@@ -2,11 +2,14 @@ package tap
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +145,132 @@ func TestEmitRejected(t *testing.T) {
 	}
 	if rejected[0]["rejection_id"] != "spool-test:1" || rejected[0]["body"] != "not json" || rejected[1]["reason"] != "event_id is missing" {
 		t.Errorf("rejected records: %v", rejected)
+	}
+	// sha256("not json"): every rejected record says which raw body it is.
+	if rejected[0]["body_sha256"] != sha256Hex("not json") || rejected[0]["body_bytes"] != float64(8) {
+		t.Errorf("rejected record without the raw body's hash and length: %v", rejected[0])
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// deselect returns the default catalog's selection with the fields at
+// breadcrumbs (stream/breadcrumb, e.g. "data/properties/data/properties/recipient")
+// deselected.
+func deselect(t *testing.T, breadcrumbs ...string) map[string]catalog.Selection {
+	t.Helper()
+	c, err := catalog.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.Streams {
+		for j, m := range c.Streams[i].Metadata {
+			if slices.Contains(breadcrumbs, c.Streams[i].Stream+"/"+strings.Join(m.Breadcrumb, "/")) {
+				c.Streams[i].Metadata[j].Metadata["selected"] = false
+			}
+		}
+	}
+	sel, err := c.Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
+}
+
+// TestEmitDeselectedFieldNeverLeaves: data.recipient deselected is on no
+// stream: removed from data records, removed from rejected bodies that are
+// JSON, and a rejected body it cannot be removed from is withheld.
+func TestEmitDeselectedFieldNeverLeaves(t *testing.T) {
+	var out bytes.Buffer
+	e := newTestEmitter(t, &out, deselect(t, "data/properties/data/properties/recipient"))
+	const secret = "ana.ruiz@example.org"
+	bodies := []struct {
+		body     string
+		withheld string // what the reason must say; "" when the body goes out
+		want     string // the body that goes out on rejected
+	}{
+		{`{"event_id":"e1","data":{"recipient":"` + secret + `","x":1}}`, "", ""},                                       // data
+		{`{"event_id":"e2","data":{"recipient":"` + secret + `","x":1},"data":{"recipient":"` + secret + `"}}`, "", ""}, // data, duplicate
+		{"{\"no_id\": 1,\n \"data\": {\"recipient\": \"" + secret + "\", \"x\": 2}}", "", `{"no_id":1,"data":{"x":2}}`},
+		{`{"event_id":"e3","timestamp":1.5,"data":{"recipient":"` + secret + `"}}`, "", `{"event_id":"e3","timestamp":1.5,"data":{}}`},
+		{`{"no_id":1,"data":"` + secret + `"}`, "data is not an object", ""},
+		{`[{"data":{"recipient":"` + secret + `"}}]`, "the body is not a JSON object", ""},
+		{`{"data":{"recipient":"` + secret + `"`, "it is not JSON", ""},
+		{"to: " + secret, "it is not JSON", ""},
+	}
+	for i, b := range bodies {
+		if err := e.emit(spool.Record{Offset: uint64(i + 1), ReceivedAt: receivedAt, Body: []byte(b.body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.writeState(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), secret) || strings.Contains(out.String(), "ana.ruiz") {
+		t.Fatalf("a deselected field left on stdout:\n%s", out.String())
+	}
+	var data int
+	var rejected []map[string]any
+	for _, m := range messages(t, &out) {
+		if m.Type == "RECORD" && m.Stream == "data" {
+			data++
+		}
+		if m.Type == "RECORD" && m.Stream == "rejected" {
+			var r map[string]any
+			if err := json.Unmarshal(m.Record, &r); err != nil {
+				t.Fatal(err)
+			}
+			rejected = append(rejected, r)
+		}
+	}
+	if data != 2 || len(rejected) != len(bodies)-2 {
+		t.Fatalf("%d data and %d rejected records, want 2 and %d", data, len(rejected), len(bodies)-2)
+	}
+	for i, r := range rejected {
+		b := bodies[i+2]
+		if r["body_sha256"] != sha256Hex(b.body) || r["body_bytes"] != float64(len(b.body)) {
+			t.Errorf("body %d: hash %v, length %v", i+2, r["body_sha256"], r["body_bytes"])
+		}
+		reason, _ := r["reason"].(string)
+		if b.withheld == "" {
+			if r["body"] != b.want || strings.Contains(reason, "withheld") {
+				t.Errorf("body %d: body %v, reason %q; want %s", i+2, r["body"], reason, b.want)
+			}
+			continue
+		}
+		if body, present := r["body"]; !present || body != nil || !strings.Contains(reason, "body withheld: "+b.withheld) {
+			t.Errorf("body %d: body %v, reason %q; want null and withheld because %s", i+2, r["body"], reason, b.withheld)
+		}
+	}
+}
+
+// TestEmitWithoutDeselectionKeepsRejectedBody: with every field selected a
+// rejected body goes out even when it is not JSON (cleaned of what no
+// target can load).
+func TestEmitWithoutDeselectionKeepsRejectedBody(t *testing.T) {
+	var out bytes.Buffer
+	e := newTestEmitter(t, &out, nil)
+	for i, body := range []string{"{\"data\":{\"recipient\":\"x\"", "a\x00b\xff"} {
+		if err := e.emit(spool.Record{Offset: uint64(i + 1), ReceivedAt: receivedAt, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.writeState(); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []any
+	for _, m := range messages(t, &out) {
+		if m.Type == "RECORD" {
+			var r map[string]any
+			_ = json.Unmarshal(m.Record, &r)
+			bodies = append(bodies, r["body"])
+		}
+	}
+	if len(bodies) != 2 || bodies[0] != "{\"data\":{\"recipient\":\"x\"" || bodies[1] != "a\uFFFDb\uFFFD" {
+		t.Fatalf("bodies %q", bodies)
 	}
 }
 

@@ -86,6 +86,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	em.keepWithheld = func(id string, body []byte) error { return keepWithheld(sp.Dir(), id, body) }
 	reader, err := sp.NewReader(start)
 	if err != nil {
 		return fmt.Errorf("reading spool: %w", err)
@@ -185,7 +186,8 @@ func (r *runningReceiver) errs() <-chan error {
 }
 
 // startReceiver starts the HTTP server unless listen is "", and the
-// watcher that reloads the token file.
+// watcher that reloads the token file. Both the one-process mode (Run) and
+// serve start their receiver here.
 func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, m *metrics) (*runningReceiver, error) {
 	if cfg.Listen == "" && o.Listener == nil {
 		return nil, nil
@@ -201,8 +203,12 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 		Tokens:       tokenPtr,
 		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
 		Appender:     sp,
+		Ready:        sp.Writable, // /readyz: 503 while the spool refuses writes
 		Metrics:      m.write,
 		Log:          o.Log,
+		// TODO(lead): enable once tap/receiver has the in-flight budget
+		// (max_inflight_bytes is parsed and checked in config.go):
+		// MaxInflightBytes: int(cfg.MaxInflightBytes),
 	})
 	if err != nil {
 		return nil, err

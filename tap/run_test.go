@@ -36,6 +36,12 @@ func startTap(t *testing.T, cfg Config, state Bookmark, stdout io.Writer) *runni
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTapWith(t, cfg, state, sel, stdout)
+}
+
+// startTapWith is startTap with a catalog selection of the test's own.
+func startTapWith(t *testing.T, cfg Config, state Bookmark, sel map[string]catalog.Selection, stdout io.Writer) *runningTap {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +300,10 @@ func TestMainExitCodes(t *testing.T) {
 	os.WriteFile(notJSON, []byte("{oops"), 0o600)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"webhook_tokens":["`+testToken+`"],"signing_key":"x"}`), 0o600)
+	twice := filepath.Join(dir, "twice.json")
+	os.WriteFile(twice, []byte(`{"webhook_tokens":["`+testToken+`"],"signing_keys":["k"],"signing_keys":[]}`), 0o600)
+	contradicting := filepath.Join(dir, "contradicting.json")
+	os.WriteFile(contradicting, []byte(`{"webhook_tokens":["`+testToken+`"],"max_inflight_bytes":1000}`), 0o600)
 	tests := []struct {
 		name     string
 		args     []string
@@ -308,6 +318,9 @@ func TestMainExitCodes(t *testing.T) {
 		{"about bad format", []string{"--about", "--format", "xml"}, 2, "", "--format", false},
 		{"no config", []string{}, 2, "", "--config is required", false},
 		{"unknown key", []string{"--config", bad}, 2, "", "signing_key: unknown key", false},
+		{"key set twice", []string{"--config", twice}, 2, "", "signing_keys: set more than once", false},
+		{"serve: key set twice", []string{"serve", "--config", twice}, 2, "", "signing_keys: set more than once", false},
+		{"token: contradiction", []string{"token", "list", "--config", contradicting}, 2, "", "max_inflight_bytes: 1000 is less than max_body_bytes", false},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.json")}, 2, "", "no such file", false},
 		{"unknown flag", []string{"--bogus"}, 2, "", "bogus", false},
 		{"discover", []string{"--config", good, "--discover"}, 0, `"tap_stream_id": "rejected"`, "", false},

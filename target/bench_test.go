@@ -18,6 +18,7 @@ type nopLoader struct{ rows int }
 func (n *nopLoader) EnsureTable(_ context.Context, t Table) (Table, error) { return t, nil }
 func (n *nopLoader) Load(_ context.Context, b *Batch) error                { n.rows += len(b.Rows); return nil }
 func (n *nopLoader) Retryable(error) bool                                  { return false }
+func (n *nopLoader) DataError(error) (string, bool)                        { return "", false }
 func (n *nopLoader) Close() error                                          { return nil }
 
 const benchSchema = `{"type":"SCHEMA","stream":"data","key_properties":["event_id"],"schema":{"type":"object","properties":{` +
@@ -82,11 +83,12 @@ func BenchmarkFillRow(b *testing.B) {
 	for i, c := range l.table.Columns {
 		types[i] = c.Type
 	}
+	f := filler{l: l, types: types, unknown: func(string) {}}
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	for b.Loop() {
 		row := make([]any, len(types))
-		if err := fillRow(l, types, rec, row, func(string) {}); err != nil {
+		if err := f.fill(rec, row); err != nil {
 			b.Fatal(err)
 		}
 	}

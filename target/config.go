@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonconfig"
 )
 
 // ConfigError is a bad configuration value. Main exits with code 2 for it.
@@ -96,18 +98,30 @@ func applyEnv(raw map[string]json.RawMessage, prefix string, settings []about.Se
 	}
 }
 
-// parseConfigFile decodes the config file into raw values by key.
+// parseConfigFile decodes the config file into raw values by key. The file
+// holds one JSON object (empty or null means no settings); a key set twice
+// or anything after the object is refused, naming the key: the reader
+// could not tell which value counts. A null value counts as unset, as
+// orchestrators write null for settings left empty.
 func parseConfigFile(data []byte) (map[string]json.RawMessage, error) {
-	raw := map[string]json.RawMessage{}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return raw, nil
+	if len(bytes.TrimSpace(data)) == 0 {
+		return map[string]json.RawMessage{}, nil
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, &ConfigError{Key: "config", Msg: "not a JSON object: " + err.Error()}
+	raw, twice, err := jsonconfig.Object(data)
+	if err != nil {
+		return nil, &ConfigError{Key: "config", Msg: strings.TrimPrefix(err.Error(), "config: ")}
 	}
-	if raw == nil {
-		raw = map[string]json.RawMessage{}
+	if len(twice) > 0 {
+		var errs []error
+		for _, k := range twice {
+			errs = append(errs, &ConfigError{Key: k, Msg: jsonconfig.SetTwice})
+		}
+		return nil, errors.Join(errs...)
+	}
+	for k, v := range raw {
+		if string(v) == "null" {
+			delete(raw, k)
+		}
 	}
 	return raw, nil
 }
@@ -201,6 +215,9 @@ func decodeDuration(v json.RawMessage) (time.Duration, error) {
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil {
 		return 0, err
+	}
+	if f > float64(math.MaxInt64)/float64(time.Second) {
+		return 0, errors.New("duration out of range")
 	}
 	return time.Duration(f * float64(time.Second)), nil
 }

@@ -1,51 +1,166 @@
 package target
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
-// fillRow decodes the JSON object rec into row, one value per column of l,
-// converted to the column types actually in the table (types). Properties
-// the schema lacks are passed to unknown (with their dotted path) and
-// dropped. Metadata columns are left to the caller.
-func fillRow(l *layout, types []ColumnType, rec []byte, row []any, unknown func(path string)) error {
-	return fillObject(l.fields, types, rec, row, "", unknown)
+// filler turns records of one stream into rows. It is reused from record
+// to record, so the hot path allocates only the row itself.
+type filler struct {
+	l     *layout
+	types []ColumnType // actual column types, by layout column
+	row   []any
+	// rank holds, per column, 1 + the rank of the property that filled it
+	// in this record; only used when the layout has case twins.
+	rank    []int
+	errs    errorsBuilder
+	widen   map[int]ColumnType // columns to widen before this record can load
+	unknown func(path string)
+	// mismatches are values of a kind their schema excludes. They fail the
+	// record at its end unless a later member of the same name (a
+	// duplicate key: the last one counts, as in JSON decoders) replaced
+	// them.
+	mismatches []mismatch
 }
 
-func fillObject(fields map[string]*field, types []ColumnType, obj []byte, row []any, prefix string, unknown func(string)) error {
+type mismatch struct {
+	f   *field
+	err error
+}
+
+// unfitError is a value that matches its schema but not its column as the
+// column is: either a wider type holds it (widenTo), or none does and the
+// value goes to _sdc_errors with reason.
+type unfitError struct {
+	widenTo ColumnType
+	reason  string
+}
+
+func (e *unfitError) Error() string { return e.reason }
+
+// fill decodes the JSON object rec into f.row (one value per column of the
+// layout, converted to f.types). Values the columns cannot hold go to
+// _sdc_errors or, when a column can widen to hold them, into f.widen; the
+// caller widens and fills again. Properties the schema lacks are passed to
+// f.unknown and dropped. Metadata columns are left to the caller.
+func (f *filler) fill(rec []byte, row []any) error {
+	f.row = row
+	f.errs.reset()
+	f.mismatches = f.mismatches[:0]
+	if f.l.twins {
+		if cap(f.rank) < len(row) {
+			f.rank = make([]int, len(row))
+		}
+		f.rank = f.rank[:len(row)]
+		clear(f.rank)
+	}
+	if err := f.fillObject(f.l.fields, rec, ""); err != nil {
+		return err
+	}
+	if len(f.mismatches) > 0 {
+		return f.mismatches[0].err
+	}
+	if f.errs.n > 0 {
+		row[f.l.errCol] = f.errs.object()
+	}
+	return nil
+}
+
+func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string) error {
 	return singer.EachMember(obj, func(rawKey, value []byte) error {
 		key, err := memberName(rawKey)
 		if err != nil {
 			return err
 		}
-		f, ok := fields[key]
+		fd, ok := fields[key]
 		if !ok {
-			unknown(prefix + key)
+			f.unknown(prefix + key)
 			return nil
 		}
-		if f.col < 0 { // a flattened object
+		f.replaced(fd)
+		switch fd.col {
+		case colFlattened:
 			switch value[0] {
 			case 'n':
 				return nil // every child column stays NULL
 			case '{':
-				return fillObject(f.children, types, value, row, prefix+key+".", unknown)
+				return f.fillObject(fd.children, value, prefix+key+".")
 			default:
-				return fmt.Errorf("field %q: %s where an object was declared", prefix+key, kindOf(value))
+				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %s where an object was declared", prefix+key, kindOf(value))})
+				return nil
 			}
+		case colAside:
+			f.setAside(fd.path, value, "no column: table at the column limit")
+			return nil
 		}
-		v, err := convertValue(value, types[f.col])
+		if f.l.twins && !f.takes(fd, value) {
+			return nil
+		}
+		v, err := convertValue(value, f.types[fd.col])
 		if err != nil {
-			return fmt.Errorf("field %q: %w", prefix+key, err)
+			unfit, ok := err.(*unfitError)
+			if !ok {
+				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %w", prefix+key, err)})
+				return nil
+			}
+			if unfit.widenTo != 0 {
+				if f.widen == nil {
+					f.widen = map[int]ColumnType{}
+				}
+				f.widen[fd.col] = Widen(max(f.widen[fd.col], f.types[fd.col]), unfit.widenTo)
+				return nil
+			}
+			f.setAside(fd.path, value, unfit.reason)
+			f.row[fd.col] = nil
+			return nil
 		}
-		row[f.col] = v
+		f.row[fd.col] = v
 		return nil
 	})
+}
+
+// replaced forgets the mismatch of an earlier member named like fd.
+func (f *filler) replaced(fd *field) {
+	if len(f.mismatches) > 0 {
+		f.mismatches = slices.DeleteFunc(f.mismatches, func(m mismatch) bool { return m.f == fd })
+	}
+}
+
+// takes decides, for a column shared by case twins, whether fd's value
+// fills it: the property of lowest rank present in the record does; the
+// values of the others go to _sdc_errors (a null one carries nothing).
+// A property repeated in one record keeps its last value.
+func (f *filler) takes(fd *field, value []byte) bool {
+	held := f.rank[fd.col]
+	switch {
+	case held == 0 || held == fd.rank+1:
+		f.rank[fd.col] = fd.rank + 1
+		return true
+	case held-1 < fd.rank:
+		if value[0] != 'n' {
+			f.setAside(fd.path, value, "column "+f.l.table.Columns[fd.col].Name+" holds the value of a case twin of this property")
+		}
+		return false
+	default:
+		// fd outranks the property that filled the column: that value
+		// moves aside. It is re-read from the column's JSON form.
+		if prev := f.row[fd.col]; prev != nil {
+			f.setAside(f.l.twinPaths[fd.col][held-1], valueJSON(prev), "column "+f.l.table.Columns[fd.col].Name+" holds the value of a case twin of this property")
+		}
+		f.rank[fd.col] = fd.rank + 1
+		return true
+	}
+}
+
+func (f *filler) setAside(path string, value []byte, reason string) {
+	f.errs.add(path, value, reason)
 }
 
 // memberName decodes a raw object key; the common case needs no unescaping.
@@ -61,7 +176,10 @@ func memberName(raw []byte) (string, error) {
 }
 
 // convertValue turns one JSON value into the Go value loaders expect for
-// column type t (see ColumnType). null is nil for every type.
+// column type t (see ColumnType). null is nil for every type. A value of a
+// kind the column's type excludes (a string where an integer is declared)
+// is an error: the record does not match its schema. A value of the right
+// kind that the column cannot hold as it is gives an *unfitError.
 func convertValue(raw []byte, t ColumnType) (any, error) {
 	if len(raw) == 0 {
 		return nil, errMalformed
@@ -76,7 +194,8 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 		}
 		// A column widened to text takes numbers, booleans and JSON as
 		// their JSON text.
-		return string(compactJSON(raw)), nil
+		clean, _ := cleanJSON(raw, false)
+		return string(clean), nil
 	case TypeBigint:
 		if !isNumber(raw) {
 			return nil, fmt.Errorf("%s where an integer was expected", kindOf(raw))
@@ -85,6 +204,9 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 	case TypeNumeric:
 		if !isNumber(raw) {
 			return nil, fmt.Errorf("%s where a number was expected", kindOf(raw))
+		}
+		if !numberFits(raw) {
+			return nil, errNumberRange
 		}
 		return json.Number(raw), nil
 	case TypeBoolean:
@@ -103,41 +225,59 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return singer.ParseTime(s)
+		ts, err := singer.ParseTime(s)
+		if err != nil {
+			return nil, &unfitError{reason: "not an RFC 3339 date-time"}
+		}
+		if y := ts.Year(); y < 1 || y > 9999 {
+			return nil, &unfitError{reason: "date-time outside the years 0001-9999"}
+		}
+		return ts, nil
 	case TypeJSON:
-		return json.RawMessage(compactJSON(raw)), nil
+		clean, fits := cleanJSON(raw, false)
+		if !fits {
+			return nil, errNumberRange
+		}
+		return json.RawMessage(clean), nil
 	default:
 		return nil, fmt.Errorf("column type %d unknown", t)
 	}
 }
+
+// errNumberRange: a number beyond what PostgreSQL's numeric (and so jsonb)
+// holds. SQLite could keep it as text, but both warehouses treat it alike.
+var errNumberRange = &unfitError{reason: "number beyond the warehouse's numeric range"}
 
 func isNumber(raw []byte) bool {
 	return raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')
 }
 
 // parseBigint keeps integers exact: no float64 round trip. An integral
-// value written as 1.0 or 1e3 is accepted; a fraction or anything outside
-// int64 is not.
+// value written as 1.0 or 1e3 is accepted. An integer outside int64 (or
+// written so that it needs more than 40 digits of exponent) asks for a
+// numeric column; one beyond numeric's range goes aside; a fraction is an
+// error (not an integer, so not what the schema declared).
 func parseBigint(raw []byte) (any, error) {
 	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
 		return n, nil
 	}
-	// Bound the exponent before big.Rat expands it: 1e999999999 would
-	// otherwise allocate a billion digits.
-	if e := bytes.IndexAny(raw, "eE"); e >= 0 {
-		exp, err := strconv.Atoi(string(raw[e+1:]))
-		if err != nil || exp > 40 || exp < -40 || len(raw) > 400 {
-			return nil, fmt.Errorf("number %.40s is not a 64-bit integer", raw)
+	d, ok := parseDecimal(raw)
+	if !ok {
+		return nil, fmt.Errorf("malformed number")
+	}
+	if !d.integral() {
+		return nil, fmt.Errorf("a fraction where an integer was expected")
+	}
+	if !d.fits() {
+		return nil, errNumberRange
+	}
+	if d.intDigits() <= 19 {
+		r, ok := new(big.Rat).SetString(string(raw))
+		if ok && r.IsInt() && r.Num().IsInt64() {
+			return r.Num().Int64(), nil
 		}
 	}
-	if len(raw) > 400 {
-		return nil, fmt.Errorf("number %.40s... is not a 64-bit integer", raw)
-	}
-	r, ok := new(big.Rat).SetString(string(raw))
-	if !ok || !r.IsInt() || !r.Num().IsInt64() {
-		return nil, fmt.Errorf("number %s is not a 64-bit integer", raw)
-	}
-	return r.Num().Int64(), nil
+	return nil, &unfitError{widenTo: TypeNumeric, reason: "integer beyond 64 bits"}
 }
 
 func kindOf(raw []byte) string {
@@ -155,4 +295,88 @@ func kindOf(raw []byte) string {
 	default:
 		return "a number"
 	}
+}
+
+// errorsBuilder collects the members of one row's _sdc_errors object.
+type errorsBuilder struct {
+	buf []byte
+	n   int
+}
+
+func (e *errorsBuilder) reset() { e.buf, e.n = e.buf[:0], 0 }
+
+// add records value (raw JSON, made loadable: numbers beyond the warehouse
+// become strings) under path with reason.
+func (e *errorsBuilder) add(path string, value []byte, reason string) {
+	if e.n > 0 {
+		e.buf = append(e.buf, ',')
+	}
+	e.n++
+	e.buf = appendErrorMember(e.buf, path, value, reason)
+}
+
+// object returns a copy of the collected members as a JSON object.
+func (e *errorsBuilder) object() json.RawMessage {
+	out := make([]byte, 0, len(e.buf)+2)
+	out = append(out, '{')
+	out = append(out, e.buf...)
+	return append(out, '}')
+}
+
+func appendErrorMember(b []byte, path string, value []byte, reason string) []byte {
+	b = appendJSONString(b, path)
+	b = append(b, `:{"value":`...)
+	clean, _ := cleanJSON(value, true)
+	b = append(b, clean...)
+	b = append(b, `,"error":`...)
+	b = appendJSONString(b, reason)
+	return append(b, '}')
+}
+
+// addError returns the _sdc_errors object errs with one more member.
+func addError(errs json.RawMessage, path string, value []byte, reason string) json.RawMessage {
+	var b []byte
+	if len(errs) < 2 || string(errs) == "{}" || errs[0] != '{' {
+		b = append(b, '{')
+	} else {
+		b = append(b, errs[:len(errs)-1]...)
+		b = append(b, ',')
+	}
+	b = appendErrorMember(b, path, value, reason)
+	return append(b, '}')
+}
+
+// valueJSON returns a converted value (see ColumnType) as JSON, for
+// _sdc_errors and _sdc_rejected_records.
+func valueJSON(v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return []byte("null")
+	case string:
+		return appendJSONString(nil, v)
+	case int64:
+		return strconv.AppendInt(nil, v, 10)
+	case json.Number:
+		return []byte(v)
+	case bool:
+		return strconv.AppendBool(nil, v)
+	case json.RawMessage:
+		return v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return appendJSONString(nil, fmt.Sprint(v))
+		}
+		return b
+	}
+}
+
+// appendJSONString appends s as a JSON string that every warehouse loads:
+// NUL and invalid UTF-8 become U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	q, _ := json.Marshal(s) // invalid UTF-8 becomes U+FFFD; cannot fail for a string
+	return append(b, q...)
 }

@@ -24,10 +24,11 @@ type memLoader struct {
 	failOn func(n int, b *Batch) error // n counts Load calls from 1; nil: succeed
 	// onLoad runs at the start of every Load; tests use it to look at
 	// stdout at that moment or to block.
-	onLoad   func(b *Batch)
-	nLoads   int
-	closed   bool
-	transErr error // errors Retryable reports as transient
+	onLoad     func(b *Batch)
+	nLoads     int
+	closed     bool
+	transErr   error // errors Retryable reports as transient
+	maxColumns int   // per table; 0: MaxColumnsSQLite
 }
 
 type memTable struct {
@@ -52,18 +53,21 @@ func (m *memLoader) EnsureTable(_ context.Context, t Table) (Table, error) {
 		mt = &memTable{keys: t.Keys, index: map[string]int{}}
 		m.tables[t.Name] = mt
 	}
-	for _, c := range t.Columns {
-		found := false
-		for i := range mt.cols {
+	has := map[string]bool{}
+	for i := range mt.cols {
+		has[mt.cols[i].Name] = true
+		for _, c := range t.Columns {
 			if mt.cols[i].Name == c.Name {
 				mt.cols[i].Type = Widen(mt.cols[i].Type, c.Type)
-				found = true
 			}
 		}
-		if !found {
-			mt.cols = append(mt.cols, c)
-		}
 	}
+	limit := m.maxColumns
+	if limit == 0 {
+		limit = MaxColumnsSQLite
+	}
+	add, _ := ColumnsToAdd(t, func(n string) bool { return has[n] }, len(mt.cols), limit)
+	mt.cols = append(mt.cols, add...)
 	return Table{Name: t.Name, Columns: append([]Column(nil), mt.cols...), Keys: mt.keys}, nil
 }
 
@@ -89,9 +93,21 @@ func (m *memLoader) Load(_ context.Context, b *Batch) error {
 	if mt == nil {
 		return fmt.Errorf("table %s does not exist", b.Table)
 	}
+	if b.Types != nil {
+		have := map[string]ColumnType{}
+		for _, c := range mt.cols {
+			have[c.Name] = c.Type
+		}
+		if err := CheckTypes(b, have); err != nil {
+			return err
+		}
+	}
 	for _, r := range b.Rows {
 		row := map[string]any{}
 		for i, c := range b.Columns {
+			if err := mt.check(c, r[i]); err != nil {
+				return err
+			}
 			row[c] = r[i]
 		}
 		if len(b.Keys) == 0 {
@@ -113,7 +129,53 @@ func (m *memLoader) Load(_ context.Context, b *Batch) error {
 	return nil
 }
 
+// check refuses a value whose Go type is not the one of its column's type,
+// as a real driver would fail to encode it.
+func (mt *memTable) check(col string, v any) error {
+	if v == nil {
+		return nil
+	}
+	for _, c := range mt.cols {
+		if c.Name != col {
+			continue
+		}
+		var ok bool
+		switch c.Type {
+		case TypeText:
+			_, ok = v.(string)
+		case TypeBigint:
+			_, ok = v.(int64)
+		case TypeNumeric:
+			_, ok = v.(json.Number)
+		case TypeBoolean:
+			_, ok = v.(bool)
+		case TypeTimestamp:
+			_, ok = v.(time.Time)
+		case TypeJSON:
+			_, ok = v.(json.RawMessage)
+		}
+		if !ok {
+			return fmt.Errorf("cannot encode %T into column %s of type %d", v, col, c.Type)
+		}
+		return nil
+	}
+	return fmt.Errorf("column %s does not exist", col)
+}
+
 func (m *memLoader) Retryable(err error) bool { return errors.Is(err, m.transErr) }
+
+// dataError is a failure of the rows, naming a column or not.
+type dataError struct{ column string }
+
+func (e *dataError) Error() string { return "value refused in column " + e.column }
+
+func (m *memLoader) DataError(err error) (string, bool) {
+	var de *dataError
+	if errors.As(err, &de) {
+		return de.column, true
+	}
+	return "", false
+}
 
 func (m *memLoader) Close() error {
 	m.mu.Lock()
@@ -177,6 +239,15 @@ func runInput(t *testing.T, cfg Config, l *memLoader, input string) (string, err
 	var out syncBuffer
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	err := run(context.Background(), cfg, l, strings.NewReader(input), &out, log, testOptions())
+	return out.String(), err
+}
+
+// runWithLog is runInput with the log going to log as well.
+func runWithLog(t *testing.T, cfg Config, l *memLoader, input string, log *syncBuffer) (string, error) {
+	t.Helper()
+	var out syncBuffer
+	lg := zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), log))
+	err := run(context.Background(), cfg, l, strings.NewReader(input), &out, lg, testOptions())
 	return out.String(), err
 }
 

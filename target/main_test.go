@@ -115,7 +115,7 @@ func TestMain_EnvOverridesFile(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if len(l.loads) != 2 || string(raw["database"]) != `"env.db"` || len(l.loads[0].Columns) != 2 {
+	if len(l.loads) != 2 || string(raw["database"]) != `"env.db"` || len(l.loads[0].Columns) != 3 { // id, v, _sdc_errors
 		t.Fatalf("env not applied: %d loads, database %s, columns %v", len(l.loads), raw["database"], l.loads[0].Columns)
 	}
 }

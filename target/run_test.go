@@ -47,6 +47,7 @@ func TestRun_ConvertsValuesExactly(t *testing.T) {
 		"list":     json.RawMessage(`[]`),
 		"any":      json.RawMessage(`"str"`),
 		"multi":    json.RawMessage(`7`),
+		ColErrors:  nil,
 	}
 	if !reflect.DeepEqual(rows[0], want) {
 		t.Fatalf("row:\n%#v\nwant:\n%#v", rows[0], want)
@@ -72,7 +73,7 @@ func TestRun_TypeMap(t *testing.T) {
 		{"event_id", TypeText}, {"n", TypeBigint}, {"s", TypeText}, {"at", TypeTimestamp}, {"x", TypeNumeric},
 		{"ok", TypeBoolean}, {"data", TypeJSON}, {"list", TypeJSON}, {"any", TypeJSON}, {"multi", TypeJSON},
 		{"_sdc_extracted_at", TypeTimestamp}, {"_sdc_received_at", TypeTimestamp}, {"_sdc_batched_at", TypeTimestamp},
-		{"_sdc_sequence", TypeBigint}, {"_sdc_table_version", TypeBigint},
+		{"_sdc_sequence", TypeBigint}, {"_sdc_table_version", TypeBigint}, {ColErrors, TypeJSON},
 	}
 	mt := l.tables["data_events"]
 	if mt == nil || !reflect.DeepEqual(mt.cols, want) {
@@ -278,6 +279,7 @@ func TestRun_Flattening(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := l.rows("s")
+			tc.want[ColErrors] = nil
 			if !reflect.DeepEqual(rows[0], tc.want) {
 				t.Fatalf("row\n%v\nwant\n%v", rows[0], tc.want)
 			}
@@ -362,11 +364,7 @@ func TestRun_InputErrorsNameTheLine(t *testing.T) {
 		{"key not a property", nil, lines(`{"type":"SCHEMA","stream":"s","schema":{"properties":{}},"key_properties":["id"]}`), 1, `key property "id"`},
 		{"text into bigint", nil, lines(s, `{"type":"RECORD","stream":"s","record":{"id":"abc"}}`), 2, `field "id": a string where an integer`},
 		{"fraction into bigint", nil, lines(s, `{"type":"RECORD","stream":"s","record":{"id":1.5}}`), 2, `field "id"`},
-		{"overflowing bigint", nil, lines(s, `{"type":"RECORD","stream":"s","record":{"id":9223372036854775808}}`), 2, `field "id"`},
-		{"huge exponent", nil, lines(s, `{"type":"RECORD","stream":"s","record":{"id":1e999999999}}`), 2, `field "id"`},
-		{"bad date-time", nil, lines(dataSchema, `{"type":"RECORD","stream":"Data-Events","record":{"event_id":"e","at":"not-a-date"}}`), 2, `field "at"`},
 		{"object into boolean", nil, lines(dataSchema, `{"type":"RECORD","stream":"Data-Events","record":{"event_id":"e","ok":{}}}`), 2, `field "ok"`},
-		{"missing key value", nil, lines(s, `{"type":"RECORD","stream":"s","record":{"v":"x"}}`), 2, `key property "id" is missing`},
 		{"malformed json", nil, lines(s, `{"type":"RECORD",`), 2, "decoding message"},
 		{"invalid record", func(c *Config) { c.ValidateRecords = true }, lines(s, rec("s", 1, ""), `{"type":"RECORD","stream":"s","record":{"id":2,"v":3}}`), 3, "does not match its schema"},
 	}
@@ -559,8 +557,8 @@ func TestCompactJSON(t *testing.T) {
 		`["\\\u0000"]`:                 `["\\\ufffd"]`,
 	}
 	for in, want := range tests {
-		if got := string(compactJSON([]byte(in))); got != want {
-			t.Errorf("compactJSON(%s) = %s, want %s", in, got, want)
+		if got, _ := cleanJSON([]byte(in), false); string(got) != want {
+			t.Errorf("cleanJSON(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

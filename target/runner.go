@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ type runner struct {
 	nextJob  int64
 	inflight map[int64]inflightBatch
 
+	rejectedReady bool // RejectedTable ensured; loader goroutine only
+
 	timer   *time.Timer
 	timerC  <-chan time.Time
 	timerAt time.Time
@@ -49,43 +52,57 @@ type runner struct {
 
 // stream is one Singer stream: its table, converter and buffered rows.
 type stream struct {
-	name       string
-	layout     *layout
-	types      []ColumnType // actual column types, by layout column
-	schemaKey  string       // compact schema and keys: to spot a repeated SCHEMA
-	validator  *gojsonschema.Schema
-	warned     map[string]bool
-	buf        batchBuf
-	loadedRows int64
-	log        zerolog.Logger
+	name         string
+	layout       *layout
+	types        []ColumnType // actual column types, by layout column
+	fill         filler
+	schemaKey    string // compact schema and keys: to spot a repeated SCHEMA
+	validator    *gojsonschema.Schema
+	warned       map[string]bool
+	buf          batchBuf
+	loadedRows   int64
+	setAside     int64 // values kept in _sdc_errors
+	rejected     int64 // records kept in _sdc_rejected_records
+	loggedNoRoom bool  // the column limit was reported
+	log          zerolog.Logger
 }
 
 // batchBuf holds the rows of one stream not yet handed to the loader.
 type batchBuf struct {
 	rows    [][]any        // nil entries are rows replaced by a later one with the same key
 	index   map[string]int // key -> position in rows
+	rejects [][]any        // rows of _sdc_rejected_records for records that cannot be rows
+	aside   int            // values set aside in _sdc_errors
 	bytes   int
 	minSeq  int64
 	started time.Time // wall clock of the first row, for max_batch_age
 }
 
+func (b *batchBuf) empty() bool { return len(b.rows) == 0 && len(b.rejects) == 0 }
+
 type inflightBatch struct {
 	minSeq int64
 	stream *stream
+	layout *layout
 	rows   int
+	aside  int
 }
 
 type job struct {
 	id    int64
 	table *Table // EnsureTable when set
 	batch *Batch // else Load
+	meta  *batchMeta
 }
 
 type result struct {
-	id    int64
-	table Table
-	took  time.Duration
-	err   error
+	id       int64
+	table    Table
+	took     time.Duration
+	err      error
+	aside    int    // values the loader goroutine moved to _sdc_errors
+	rejected int    // rows written to _sdc_rejected_records
+	reread   *Table // the table, when a failed load found it changed by another process
 }
 
 func newRunner(cfg Config, loader Loader, out io.Writer, log zerolog.Logger, opts options) *runner {
@@ -136,37 +153,47 @@ func (r *runner) schema(m singer.Message) error {
 	} else if err := r.flush(s); err != nil { // rows of the old layout go first
 		return err
 	}
-	actual, err := r.ensure(l.table)
-	if err != nil {
-		return fmt.Errorf("ensuring table %s for stream %q (line %d): %w", l.table.Name, m.Stream, m.Line, err)
-	}
-	types, err := actualTypes(l.table, actual)
-	if err != nil {
+	s.schemaKey, s.validator = schemaKey, validator
+	if err := r.bindTable(s, l, m.Line); err != nil {
 		return err
 	}
-	s.layout, s.types, s.schemaKey, s.validator = l, types, schemaKey, validator
 	s.log.Info().Str("table", l.table.Name).Int("columns", len(l.table.Columns)).Int("line", m.Line).Msg("table ready")
 	return nil
 }
 
-// actualTypes returns, for each column the core wants, the type the table
-// really has.
-func actualTypes(want, got Table) ([]ColumnType, error) {
-	byName := make(map[string]ColumnType, len(got.Columns))
-	for _, c := range got.Columns {
-		byName[c.Name] = c.Type
+// bindTable ensures the table of layout l and makes l the layout of s.
+func (r *runner) bindTable(s *stream, l *layout, line int) error {
+	actual, err := r.ensure(l.table)
+	if err != nil {
+		return fmt.Errorf("ensuring table %s for stream %q (line %d): %w", l.table.Name, s.name, line, err)
 	}
-	types := make([]ColumnType, len(want.Columns))
-	for i, c := range want.Columns {
-		t, ok := byName[c.Name]
-		if !ok {
-			return nil, fmt.Errorf("loader returned table %s without column %s", want.Name, c.Name)
-		}
-		types[i] = t
+	types, err := l.bind(actual)
+	if err != nil {
+		return err
 	}
-	return types, nil
+	s.layout, s.types = l, types
+	s.fill = filler{l: l, types: types, unknown: func(path string) { r.unknownField(s, path) }}
+	if l.aside > 0 && !s.loggedNoRoom {
+		s.loggedNoRoom = true
+		s.log.Warn().Str("table", l.table.Name).Int("properties", l.aside).Str("column", ColErrors).
+			Msg("table at its column limit: values of properties without a column are kept in _sdc_errors")
+	}
+	return nil
 }
 
+// widen flushes the rows of s, then widens the columns in cols (layout
+// column -> type a value needs) so the record at hand fits.
+func (r *runner) widen(s *stream, cols map[int]ColumnType, line int) error {
+	if err := r.flush(s); err != nil {
+		return err
+	}
+	l := s.layout
+	l.table.Columns = slices.Clone(l.table.Columns) // in-flight jobs keep the old slice
+	for c, to := range cols {
+		l.table.Columns[c].Type = Widen(l.table.Columns[c].Type, to)
+	}
+	return r.bindTable(s, l, line)
+}
 func (r *runner) record(m singer.Message) error {
 	s := r.streams[m.Stream]
 	if s == nil {
@@ -182,18 +209,26 @@ func (r *runner) record(m singer.Message) error {
 			return lineErr(m.Line, "record of stream %q does not match its schema: %s: %s", m.Stream, e.Field(), e.Description())
 		}
 	}
-	l := s.layout
-	row := make([]any, len(l.table.Columns))
-	err := fillRow(l, s.types, m.Record, row, func(path string) { r.unknownField(s, path) })
+	row, err := r.fillRow(s, m)
 	if err != nil {
-		return lineErr(m.Line, "record of stream %q: %w", m.Stream, err)
+		return err
+	}
+	l := s.layout
+	seq := r.nextSeq
+	r.nextSeq++
+	b := &s.buf
+	if b.empty() {
+		b.minSeq, b.started = seq, time.Now()
+		r.timerAt = time.Time{} // re-arm
 	}
 	key, err := rowKey(l, row)
 	if err != nil {
-		return lineErr(m.Line, "record of stream %q: %w", m.Stream, err)
+		// A record without its key cannot be upserted; it is kept whole.
+		clean, _ := cleanJSON(m.Record, true)
+		b.rejects = append(b.rejects, rejectedRow(s.name, nil, clean, err.Error(), r.opts.now(), r.opts.seqBase+seq))
+		return r.account(s, len(m.Record))
 	}
-	seq := r.nextSeq
-	r.nextSeq++
+	b.aside += s.fill.errs.n
 	if l.meta >= 0 {
 		if !m.TimeExtracted.IsZero() {
 			row[l.meta] = m.TimeExtracted
@@ -203,11 +238,6 @@ func (r *runner) record(m singer.Message) error {
 		if m.Version != nil {
 			row[l.meta+4] = *m.Version
 		}
-	}
-	b := &s.buf
-	if len(b.rows) == 0 {
-		b.minSeq, b.started = seq, time.Now()
-		r.timerAt = time.Time{} // re-arm
 	}
 	if l.keyCols != nil {
 		if b.index == nil {
@@ -219,9 +249,39 @@ func (r *runner) record(m singer.Message) error {
 		b.index[key] = len(b.rows)
 	}
 	b.rows = append(b.rows, row)
-	b.bytes += len(m.Record) + 64
-	r.buffered += len(m.Record) + 64
-	if len(b.rows) >= r.cfg.BatchSizeRows || int64(b.bytes) >= r.cfg.BatchSizeBytes {
+	return r.account(s, len(m.Record))
+}
+
+// fillRow converts a record into a row of its stream's table, widening
+// columns first when the record needs it.
+func (r *runner) fillRow(s *stream, m singer.Message) ([]any, error) {
+	for attempt := 0; ; attempt++ {
+		row := make([]any, len(s.layout.table.Columns))
+		if err := s.fill.fill(m.Record, row); err != nil {
+			return nil, lineErr(m.Line, "record of stream %q: %w", m.Stream, err)
+		}
+		if len(s.fill.widen) == 0 {
+			return row, nil
+		}
+		cols := s.fill.widen
+		s.fill.widen = nil
+		if attempt == 3 {
+			// Widen only grows types, so this means a loader that does not.
+			return nil, lineErr(m.Line, "record of stream %q: table %s does not widen its columns", m.Stream, s.layout.table.Name)
+		}
+		if err := r.widen(s, cols, m.Line); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// account adds a record of n bytes to the buffer of s and flushes what is
+// full.
+func (r *runner) account(s *stream, n int) error {
+	b := &s.buf
+	b.bytes += n + 64
+	r.buffered += n + 64
+	if len(b.rows)+len(b.rejects) >= r.cfg.BatchSizeRows || int64(b.bytes) >= r.cfg.BatchSizeBytes {
 		return r.flush(s)
 	}
 	if int64(r.buffered) >= r.cfg.BatchSizeBytes {
@@ -249,7 +309,7 @@ func rowKey(l *layout, row []any) (string, error) {
 		var part string
 		switch v := row[c].(type) {
 		case nil:
-			return "", fmt.Errorf("key property %q is missing or null", l.table.Keys[i])
+			return "", fmt.Errorf("key column %s is missing or null", l.table.Keys[i])
 		case string:
 			part = v
 		case int64:
@@ -285,7 +345,7 @@ func (r *runner) largest() *stream {
 // flush hands the buffered rows of s to the loader goroutine.
 func (r *runner) flush(s *stream) error {
 	b := &s.buf
-	if len(b.rows) == 0 {
+	if b.empty() {
 		return nil
 	}
 	rows := b.rows[:0]
@@ -305,21 +365,25 @@ func (r *runner) flush(s *stream) error {
 	for i, c := range l.table.Columns {
 		cols[i] = c.Name
 	}
-	batch := &Batch{Table: l.table.Name, Columns: cols, Keys: l.table.Keys, Rows: rows}
+	batch := &Batch{Table: l.table.Name, Columns: cols, Keys: l.table.Keys, Types: slices.Clone(s.types), Rows: rows}
+	meta := &batchMeta{stream: s.name, table: l.table, paths: l.paths, errCol: l.errCol, seqCol: -1, rejects: b.rejects}
+	if l.meta >= 0 {
+		meta.seqCol = l.meta + 3
+	}
 	r.nextJob++
 	id := r.nextJob
-	r.inflight[id] = inflightBatch{minSeq: b.minSeq, stream: s, rows: len(rows)}
+	r.inflight[id] = inflightBatch{minSeq: b.minSeq, stream: s, layout: l, rows: len(rows), aside: b.aside}
 	r.buffered -= b.bytes
 	s.buf = batchBuf{}
 	r.timerAt = time.Time{}
-	return r.submit(job{id: id, batch: batch})
+	return r.submit(job{id: id, batch: batch, meta: meta})
 }
 
 // flushAged flushes every stream whose oldest row is max_batch_age old.
 func (r *runner) flushAged() error {
 	now := time.Now()
 	for _, s := range r.order {
-		if len(s.buf.rows) > 0 && !now.Before(s.buf.started.Add(r.cfg.MaxBatchAge)) {
+		if !s.buf.empty() && !now.Before(s.buf.started.Add(r.cfg.MaxBatchAge)) {
 			if err := r.flush(s); err != nil {
 				return err
 			}
@@ -335,7 +399,7 @@ func (r *runner) armTimer() {
 	}
 	var next time.Time
 	for _, s := range r.order {
-		if len(s.buf.rows) > 0 {
+		if !s.buf.empty() {
 			if d := s.buf.started.Add(r.cfg.MaxBatchAge); next.IsZero() || d.Before(next) {
 				next = d
 			}
@@ -358,7 +422,7 @@ func (r *runner) armTimer() {
 func (r *runner) lowestUncommitted() int64 {
 	low := r.nextSeq
 	for _, s := range r.order {
-		if len(s.buf.rows) > 0 && s.buf.minSeq < low {
+		if !s.buf.empty() && s.buf.minSeq < low {
 			low = s.buf.minSeq
 		}
 	}
@@ -411,11 +475,34 @@ func (r *runner) loaded(res result) error {
 		return fmt.Errorf("loader goroutine answered unknown job %d", res.id)
 	}
 	delete(r.inflight, res.id)
+	s := b.stream
 	if res.err != nil {
-		return fmt.Errorf("loading %d rows of stream %q into %s: %w", b.rows, b.stream.name, b.stream.layout.table.Name, res.err)
+		return fmt.Errorf("loading %d rows of stream %q into %s: %w", b.rows, s.name, b.layout.table.Name, res.err)
 	}
-	b.stream.loadedRows += int64(b.rows)
-	b.stream.log.Info().Str("table", b.stream.layout.table.Name).Int("rows", b.rows).Dur("took", res.took).Msg("batch loaded")
+	if res.reread != nil && s.layout == b.layout {
+		// Another process changed the table: convert later rows to its
+		// types. Rows already buffered are converted when they load.
+		types, err := b.layout.bind(*res.reread)
+		if err != nil {
+			return err
+		}
+		s.types, s.fill.types = types, types
+	}
+	loaded := b.rows - res.rejected
+	if loaded < 0 {
+		loaded = 0
+	}
+	s.loadedRows += int64(loaded)
+	s.setAside += int64(b.aside + res.aside)
+	s.rejected += int64(res.rejected)
+	ev := s.log.Info().Str("table", b.layout.table.Name).Int("rows", loaded).Dur("took", res.took)
+	if n := b.aside + res.aside; n > 0 {
+		ev = ev.Int("values_set_aside", n)
+	}
+	if res.rejected > 0 {
+		ev = ev.Int("rows_rejected", res.rejected)
+	}
+	ev.Msg("batch loaded")
 	return r.gate.release(r.lowestUncommitted())
 }
 
@@ -441,7 +528,7 @@ func (r *runner) loadLoop(ctx context.Context) {
 			})
 			res.err = err
 		} else {
-			res.err = r.retry(ctx, "loading into "+j.batch.Table, func() error { return r.loader.Load(ctx, j.batch) })
+			res.err = r.loadBatch(ctx, j, &res)
 		}
 		res.id, res.took = j.id, time.Since(start)
 		failed = res.err != nil

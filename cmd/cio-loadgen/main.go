@@ -4,6 +4,7 @@
 //	cio-loadgen run --url URL [--conns 64] [--duration 30s] [--rate 0] [--body-bytes 1024] [--signing-key K] [--acked FILE]
 //	cio-loadgen noop --listen ADDR                     # fasthttp server answering 200: the baseline
 //	cio-loadgen receiver --listen ADDR --token T [--signing-key K]  # our receiver with an in-memory spool
+//	cio-loadgen wrk-script --path /webhook/T [--requests 1000] [--body-bytes 1024] [--signing-key K]  # Lua for wrk
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -35,12 +37,13 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cio-loadgen run|noop|receiver [flags]")
+		return errors.New("usage: cio-loadgen run|noop|receiver|wrk-script [flags]")
 	}
 	fs := flag.NewFlagSet("cio-loadgen "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg loadgen.Config
 	var acked, listen, token string
+	wrk := loadgen.WrkConfig{Now: time.Now(), Seed: uint64(time.Now().UnixNano())}
 	switch args[0] {
 	case "run":
 		fs.StringVar(&cfg.URL, "url", "", "webhook URL, token included")
@@ -54,14 +57,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on")
 		fs.StringVar(&token, "token", "", "webhook token (receiver)")
 		fs.StringVar(&cfg.SigningKey, "signing-key", "", "require signatures with this key (receiver)")
+	case "wrk-script":
+		fs.StringVar(&wrk.Path, "path", "", "request path, token included: /webhook/<token>")
+		fs.IntVar(&wrk.Requests, "requests", 1000, "distinct signed requests to cycle through")
+		fs.IntVar(&wrk.BodyBytes, "body-bytes", 1024, "approximate body size")
+		fs.StringVar(&wrk.SigningKey, "signing-key", "", "sign requests with this Customer.io signing key")
 	default:
-		return fmt.Errorf("unknown command %q (want run, noop or receiver)", args[0])
+		return fmt.Errorf("unknown command %q (want run, noop, receiver or wrk-script)", args[0])
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if args[0] == "run" {
+	switch args[0] {
+	case "run":
 		return runLoad(ctx, cfg, acked, stdout)
+	case "wrk-script":
+		return loadgen.WriteWrkScript(stdout, wrk)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

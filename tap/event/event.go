@@ -2,8 +2,9 @@
 // stream data (a JSON object with a non-empty string event_id that matches
 // the stream's schema), or a RECORD of stream rejected with the reason. It
 // never drops a body and never changes a valid one beyond removing
-// insignificant whitespace (and fields deselected in the catalog), so every
-// field arrives in the warehouse exactly as Customer.io sent it. No I/O.
+// insignificant whitespace, fields deselected in the catalog and what no
+// target can load (Sanitize), so every field arrives in the warehouse as
+// Customer.io sent it. No I/O.
 package event
 
 import (
@@ -52,24 +53,29 @@ type Result struct {
 	Reason string
 }
 
-// Classify parses and validates body. body is not retained.
+// Classify parses and validates body. body is not retained. A body that
+// holds what targets cannot load (see Sanitize) is cleaned first, and the
+// cleaned document is what is validated and emitted.
 func (c *Classifier) Classify(body []byte) Result {
 	if !utf8.Valid(body) {
 		return Result{Reason: "body is not valid UTF-8"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // integers beyond 2^53 stay exact for validation
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return Result{Reason: notAnObject(body, err)}
+	doc, reason := decode(body)
+	if reason != "" {
+		return Result{Reason: reason}
 	}
-	fields, ok := doc.(map[string]any)
-	if !ok {
-		return Result{Reason: notAnObject(body, nil)}
+	record, members, unloadable := compactScan(make([]byte, 0, len(body)), body)
+	if unloadable || members != countMembers(doc) {
+		clean, _, err := Sanitize(body)
+		if err != nil { // the decoder accepted body: cannot happen
+			return Result{Reason: "cleaning body: " + err.Error()}
+		}
+		record = clean
+		if doc, reason = decode(clean); reason != "" {
+			return Result{Reason: reason}
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Result{Reason: "body holds more than one JSON value"}
-	}
+	fields := doc.(map[string]any)
 	id, isString := fields["event_id"].(string)
 	switch {
 	case fields["event_id"] == nil:
@@ -82,11 +88,45 @@ func (c *Classifier) Classify(body []byte) Result {
 	if reason := c.validate(doc); reason != "" {
 		return Result{Reason: reason}
 	}
-	record, err := c.record(body)
+	record, err := c.removeDeselected(record)
 	if err != nil {
 		return Result{Reason: err.Error()}
 	}
 	return Result{Record: record, EventID: id, Doc: fields}
+}
+
+// decode parses body, one JSON object, keeping numbers as json.Number.
+func decode(body []byte) (any, string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // integers beyond 2^53 stay exact for validation
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, notAnObject(body, err)
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return nil, notAnObject(body, nil)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, "body holds more than one JSON value"
+	}
+	return doc, ""
+}
+
+// countMembers returns the number of object members in doc, at every depth.
+func countMembers(doc any) int {
+	n := 0
+	switch v := doc.(type) {
+	case map[string]any:
+		n += len(v)
+		for _, c := range v {
+			n += countMembers(c)
+		}
+	case []any:
+		for _, c := range v {
+			n += countMembers(c)
+		}
+	}
+	return n
 }
 
 func notAnObject(body []byte, err error) string {
@@ -137,21 +177,13 @@ func (c *Classifier) validate(doc any) string {
 	return "schema: " + strings.Join(msgs, "; ")
 }
 
-// record returns body compacted onto one line, with deselected fields
-// removed. Compaction keeps every value byte for byte (numbers keep their
-// literal, strings their escapes).
-func (c *Classifier) record(body []byte) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(body))
-	if err := json.Compact(&buf, body); err != nil {
-		return nil, fmt.Errorf("compacting body: %w", err)
-	}
-	out := buf.Bytes()
+// removeDeselected returns record, compact, without the deselected fields.
+func (c *Classifier) removeDeselected(record json.RawMessage) (json.RawMessage, error) {
 	for _, path := range c.drop {
 		var err error
-		if out, err = removePath(out, path); err != nil {
-			return nil, fmt.Errorf("removing deselected field %s: %w", strings.Join(path, "."), err)
+		if record, err = removePath(record, path); err != nil {
+			return nil, fmt.Errorf("deselected field %s cannot be removed: %w", strings.Join(path, "."), err)
 		}
 	}
-	return out, nil
+	return record, nil
 }

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,14 +131,16 @@ func TestClassify(t *testing.T) {
 // escapes; only whitespace between tokens goes.
 func TestRecordKeepsBytes(t *testing.T) {
 	c := newClassifier(t, nil)
-	body := "{\n  \"event_id\": \"e1\",\n  \"timestamp\": 9007199254740993,\n  \"data\": {\"subject\": \"a\\nb\\t\\\"c\\\" \\u00e9 \\u0000 <b>\", \"x\": 1.50e3}\n}"
-	want := `{"event_id":"e1","timestamp":9007199254740993,"data":{"subject":"a\nb\t\"c\" \u00e9 \u0000 <b>","x":1.50e3}}`
-	res := c.Classify([]byte(body))
-	if res.Reason != "" {
-		t.Fatal(res.Reason)
-	}
-	if string(res.Record) != want {
-		t.Fatalf("record\n got %s\nwant %s", res.Record, want)
+	for _, nul := range []string{"", ` \u0000`} { // the clean path and the one that rewrites
+		body := "{\n  \"event_id\": \"e1\",\n  \"timestamp\": 9007199254740993,\n  \"data\": {\"subject\": \"a\\nb\\t\\\"c\\\" \\u00e9 \\ud83d\\ude00 <b>" + nul + "\", \"x\": 1.50e3}\n}"
+		want := `{"event_id":"e1","timestamp":9007199254740993,"data":{"subject":"a\nb\t\"c\" \u00e9 \ud83d\ude00 <b>` + strings.ReplaceAll(nul, `\u0000`, "\uFFFD") + `","x":1.50e3}}`
+		res := c.Classify([]byte(body))
+		if res.Reason != "" {
+			t.Fatal(res.Reason)
+		}
+		if string(res.Record) != want {
+			t.Fatalf("record\n got %s\nwant %s", res.Record, want)
+		}
 	}
 }
 
@@ -172,9 +175,12 @@ func TestRemovePath(t *testing.T) {
 		{`{"a":1}`, `{}`, []string{"a"}},
 		{`{"a":1}`, `{"a":1}`, []string{"zz"}},
 		{`{"a":{"b":1,"c":2}}`, `{"a":{"c":2}}`, []string{"a", "b"}},
-		{`{"a":"str"}`, `{"a":"str"}`, []string{"a", "b"}},
 		{`{"a":null}`, `{"a":null}`, []string{"a", "b"}},
 		{`{"<k>":1,"b":2}`, `{"<k>":1}`, []string{"b"}},
+		{`{"a":{"b":{"c":1,"d":2}}}`, `{"a":{"b":{"d":2}}}`, []string{"a", "b", "c"}},
+		{`{"\u0061":{"b":1}}`, `{"a":{}}`, []string{"a", "b"}}, // names compare decoded
+		// The value at the path may be anything, it goes.
+		{`{"a":{"b":[{"x":1}]}}`, `{"a":{}}`, []string{"a", "b"}},
 	}
 	for _, tc := range tests {
 		got, err := removePath(json.RawMessage(tc.in), tc.path)
@@ -183,6 +189,24 @@ func TestRemovePath(t *testing.T) {
 		}
 		if string(got) != tc.want {
 			t.Errorf("removePath(%s, %v) = %s, want %s", tc.in, tc.path, got, tc.want)
+		}
+	}
+	// A path that crosses something other than an object or null cannot
+	// be resolved safely: the field may be in there in another form.
+	for _, tc := range []struct {
+		in, msg string
+		path    []string
+	}{
+		{`{"a":"str"}`, "a is not an object", []string{"a", "b"}},
+		{`{"a":[{"b":1}]}`, "a is not an object", []string{"a", "b"}},
+		{`{"a":{"b":7}}`, "a.b is not an object", []string{"a", "b", "c"}},
+		{`[{"a":1}]`, "the body is not a JSON object", []string{"a"}},
+		{`"text"`, "the body is not a JSON object", []string{"a"}},
+	} {
+		_, err := removePath(json.RawMessage(tc.in), tc.path)
+		var shape errShape
+		if !errors.As(err, &shape) || err.Error() != tc.msg {
+			t.Errorf("removePath(%s, %v): error %v, want %q", tc.in, tc.path, err, tc.msg)
 		}
 	}
 }
@@ -206,7 +230,12 @@ func FuzzClassify(f *testing.F) {
 			if res.Record != nil {
 				t.Fatal("rejected body has a record")
 			}
+			checkRejection(t, body, res.Reason)
 			return
+		}
+		checkLoadable(t, res.Record)
+		if holdsRecipient(res.Record) {
+			t.Fatalf("deselected field in %s", res.Record)
 		}
 		if res.EventID == "" || !json.Valid(res.Record) || bytes.ContainsAny(res.Record, "\n\r") {
 			t.Fatalf("bad valid result %q from %q", res.Record, body)
@@ -216,6 +245,41 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("record %s does not carry event_id %q", res.Record, res.EventID)
 		}
 	})
+}
+
+// checkRejection fails t unless the rejected record of body is loadable
+// and holds no data.recipient.
+func checkRejection(t *testing.T, body []byte, reason string) {
+	t.Helper()
+	raw, _, err := Rejection("sp:1", time.Unix(0, 0), reason, body, [][]string{{"data", "recipient"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLoadable(t, raw)
+	var r struct{ Body *string }
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Body == nil {
+		return
+	}
+	if strings.IndexByte(*r.Body, 0) >= 0 {
+		t.Fatalf("NUL in body %q", *r.Body)
+	}
+	if holdsRecipient([]byte(*r.Body)) {
+		t.Fatalf("data.recipient in rejected body %q", *r.Body)
+	}
+}
+
+// holdsRecipient reports whether the JSON object b has data.recipient.
+func holdsRecipient(b []byte) bool {
+	var doc map[string]json.RawMessage
+	var data map[string]json.RawMessage
+	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc["data"], &data) != nil {
+		return false
+	}
+	_, ok := data["recipient"]
+	return ok
 }
 
 func BenchmarkClassify(b *testing.B) {
@@ -232,15 +296,19 @@ func BenchmarkClassify(b *testing.B) {
 
 func TestRejection(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
-	raw, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil)
+	raw, withheld, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil, nil)
+	if withheld {
+		t.Fatal("withheld without deselected fields")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"rejection_id":"sp:7","received_at":"2026-01-02T02:04:05.123456Z","reason":"body is empty","body":"a\"b\ufffd<"}`
+	want := `{"rejection_id":"sp:7","received_at":"2026-01-02T02:04:05.123456Z","reason":"body is empty","body":"a\"b` + "\ufffd" + `<",` +
+		`"body_sha256":"aac4b644f56c8ac3408a2ecf93bafa2646fd36ebe646f3d0a438a83381c783eb","body_bytes":5}`
 	if string(raw) != want {
 		t.Fatalf("got  %s\nwant %s", raw, want)
 	}
-	raw, err = Rejection("sp:7", at, "r", []byte("x"), [][]string{{"body"}})
+	raw, _, err = Rejection("sp:7", at, "r", []byte("x"), nil, [][]string{{"body"}})
 	if err != nil || bytes.Contains(raw, []byte(`"body"`)) {
 		t.Fatalf("deselected body kept: %s %v", raw, err)
 	}

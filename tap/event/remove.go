@@ -5,14 +5,33 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
+
+// errShape means a deselected field cannot be found safely: the document,
+// or a value on the field's path, is neither an object nor null, so the
+// field's value may be inside it in some other form.
+type errShape struct{ at []string }
+
+func (e errShape) Error() string {
+	if len(e.at) == 0 {
+		return "the body is not a JSON object"
+	}
+	return strings.Join(e.at, ".") + " is not an object"
+}
 
 // removePath returns the JSON object obj without the member at path (a
 // list of property names), keeping every other member, its order and its
-// bytes. A path that is absent, or that crosses a value that is not an
-// object, leaves obj as it is.
+// bytes. A path that is absent, or that meets null, leaves obj as it is; a
+// path that crosses any other value that is not an object, or an obj that
+// is not an object, is an errShape.
 func removePath(obj json.RawMessage, path []string) (json.RawMessage, error) {
-	if len(path) == 0 {
+	return removeAt(obj, path, 0)
+}
+
+// removeAt removes path[depth:] from obj, the value at path[:depth].
+func removeAt(obj json.RawMessage, path []string, depth int) (json.RawMessage, error) {
+	if len(path) == depth {
 		return obj, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(obj))
@@ -20,8 +39,11 @@ func removePath(obj json.RawMessage, path []string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tok == nil {
+		return obj, nil // null: nothing to remove
+	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return obj, nil // not an object: nothing to remove
+		return nil, errShape{at: path[:depth]}
 	}
 	var out bytes.Buffer
 	out.Grow(len(obj))
@@ -41,12 +63,12 @@ func removePath(obj json.RawMessage, path []string) (json.RawMessage, error) {
 		if err := dec.Decode(&value); err != nil {
 			return nil, err
 		}
-		if key == path[0] {
-			if len(path) == 1 {
+		if key == path[depth] {
+			if len(path) == depth+1 {
 				changed = true
 				continue
 			}
-			inner, err := removePath(value, path[1:])
+			inner, err := removeAt(value, path, depth+1)
 			if err != nil {
 				return nil, err
 			}

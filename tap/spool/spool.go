@@ -90,6 +90,7 @@ type Spool struct {
 	segments     []segment     // oldest first; the last one is being written
 	durable      uint64        // highest fsynced offset
 	durableCh    chan struct{} // closed and replaced whenever durable advances
+	health       writeHealth   // what Writable reports
 
 	prep       *prepared     // spare segment being zero-filled; set by the writer under mu
 	prepStop   chan struct{} // closed when the writer exits: the helper stops zero-filling

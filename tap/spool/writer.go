@@ -46,7 +46,8 @@ func (s *Spool) Append(ctx context.Context, body []byte, tokenID string) (uint64
 		return 0, ErrClosed
 	}
 	// headerSize of slack: this batch may be the one that opens a new segment.
-	if s.maxBytes > 0 && s.bytes+s.inflight+int64(len(s.cur.buf))+size+headerSize > s.maxBytes {
+	if !s.fits(size) {
+		s.health.refused = max(s.health.refused, size)
 		s.mu.Unlock()
 		return 0, ErrFull
 	}
@@ -156,6 +157,7 @@ func (s *Spool) commit(b *batch) error {
 func (s *Spool) finish(b *batch, err error) {
 	s.mu.Lock()
 	s.inflight = 0
+	s.health.batchDone(err)
 	if err == nil {
 		n := int64(len(b.buf))
 		s.activeSize += n

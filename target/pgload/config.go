@@ -42,7 +42,7 @@ func settings() []about.Setting {
 		{Name: "user", Type: "string", Description: "user name (libpq default: the OS user)"},
 		{Name: "password", Type: "string", Secret: true, Description: "password"},
 		{Name: "dbname", Type: "string", Description: "database name (libpq default: the user name)"},
-		{Name: "database", Type: "string", Description: "alias of dbname"},
+		{Name: "database", Type: "string", Description: "alias of dbname; when both are set they must agree"},
 		{Name: "dsn", Type: "string", Secret: true, Description: "libpq connection URL or key=value string; overrides host, port, user, password and dbname"},
 		{Name: "default_target_schema", Type: "string", Default: "public", Description: "schema of the stream tables; created if missing"},
 	}
@@ -66,8 +66,15 @@ func parseConfig(raw map[string]json.RawMessage) (Config, error) {
 	str("host", &c.Host)
 	str("user", &c.User)
 	str("password", &c.Password)
-	str("database", &c.DBName)
-	str("dbname", &c.DBName) // the pipelinewise name wins over the alias
+	var alias string
+	str("database", &alias)
+	str("dbname", &c.DBName)
+	switch {
+	case c.DBName == "":
+		c.DBName = alias
+	case alias != "" && alias != c.DBName:
+		bad("database", "is an alias of dbname, and the two name different databases: set one of them")
+	}
 	str("dsn", &c.DSN)
 	str("default_target_schema", &c.Schema)
 	if v, ok := raw["port"]; ok && string(v) != "null" {

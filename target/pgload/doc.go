@@ -15,6 +15,13 @@
 //     never spliced into SQL.
 //   - Retryable tells transient failures (connection lost, server
 //     restarting) from permanent ones; the pool reconnects by itself.
+//     DataError tells failures caused by the rows (SQLSTATE classes 21, 22,
+//     23, 54), which the core splits the batch on.
+//   - Several processes may load one table: EnsureTable runs under an
+//     advisory lock on the table and reads its columns after taking it;
+//     Load checks the column types under the table's lock, so a batch made
+//     before another process widened a column is reported
+//     (target.ErrTableChanged) instead of encoded for the old types.
 //
 // Usage:
 //

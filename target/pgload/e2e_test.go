@@ -22,17 +22,24 @@ import (
 // parent test's temp dir, on Singer input from testdata/ or generated here.
 func TestIntegrationEndToEnd(t *testing.T) {
 	pg.Require(t)
-	bin := filepath.Join(t.TempDir(), "target-postgres")
-	build := exec.Command("go", "build", "-o", bin, "github.com/cio-singer/tap-customerio-webhook/cmd/target-postgres")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building target-postgres: %v\n%s", err, out)
-	}
+	bin := buildTarget(t)
 	t.Run("string escapes, empty strings and exact values", func(t *testing.T) { testEscapes(t, bin) })
 	t.Run("final state written when no rows follow the last batch", func(t *testing.T) { testLastState(t, bin) })
 	t.Run("interleaved streams with states, loaded twice", func(t *testing.T) { testInterleaved(t, bin) })
 	t.Run("bad line exits naming it without state beyond the commit", func(t *testing.T) { testBadLine(t, bin) })
 	t.Run("killed mid-input and rerun from its last state loses nothing", func(t *testing.T) { testKillAndResume(t, bin) })
 	t.Run("server stopped during a load is retried", func(t *testing.T) { testOutage(t, bin) })
+}
+
+// buildTarget compiles cmd/target-postgres into a temporary directory.
+func buildTarget(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "target-postgres")
+	build := exec.Command("go", "build", "-o", bin, "github.com/cio-singer/tap-customerio-webhook/cmd/target-postgres")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building target-postgres: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // target is one run of the binary against one database.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,9 @@ type Loader struct {
 	pool   *pgxpool.Pool
 	schema string
 	log    zerolog.Logger
+	// copyTypes remembers, per connection and COPY destination, the column
+	// types the connection's cached COPY description was made for.
+	copyTypes map[*pgx.Conn]map[string]string
 }
 
 var _ target.Loader = (*Loader)(nil)
@@ -46,7 +50,7 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Loader, error) 
 	log = log.With().Str("component", "pgload").Logger()
 	log.Info().Str("host", pc.ConnConfig.Host).Uint16("port", pc.ConnConfig.Port).
 		Str("database", pc.ConnConfig.Database).Str("schema", cfg.Schema).Msg("connected to PostgreSQL")
-	return &Loader{pool: pool, schema: cfg.Schema, log: log}, nil
+	return &Loader{pool: pool, schema: cfg.Schema, log: log, copyTypes: map[*pgx.Conn]map[string]string{}}, nil
 }
 
 // Close closes the pool's connections.
@@ -57,6 +61,9 @@ func (l *Loader) Close() error {
 
 // Retryable reports whether err is transient; see the package function.
 func (l *Loader) Retryable(err error) bool { return Retryable(err) }
+
+// DataError reports whether err is about the rows; see the package function.
+func (l *Loader) DataError(err error) (string, bool) { return DataError(err) }
 
 // EnsureTable creates the schema and table if missing, adds missing columns
 // and widens columns with target.Widen, all in one transaction, and returns
@@ -78,17 +85,20 @@ func (l *Loader) EnsureTable(ctx context.Context, want target.Table) (target.Tab
 	if err := l.ensureSchema(ctx, tx); err != nil {
 		return target.Table{}, err
 	}
+	// Read under the lock: another process may have just changed the table.
 	have, err := readColumns(ctx, tx, qualified)
 	if err != nil {
 		return target.Table{}, fmt.Errorf("reading columns of %s: %w", want.Name, err)
 	}
 	var got target.Table
 	if len(have) == 0 {
-		if _, err := tx.Exec(ctx, createTableSQL(l.schema, want)); err != nil {
+		cols, left := target.ColumnsToAdd(want, func(string) bool { return false }, 0, target.MaxColumnsPostgres)
+		create := target.Table{Name: want.Name, Columns: cols, Keys: want.Keys}
+		if _, err := tx.Exec(ctx, createTableSQL(l.schema, create)); err != nil {
 			return target.Table{}, fmt.Errorf("creating table %s: %w", want.Name, err)
 		}
-		l.log.Info().Str("table", want.Name).Int("columns", len(want.Columns)).Msg("created table")
-		got = target.Table{Name: want.Name, Columns: slices.Clone(want.Columns), Keys: slices.Clone(want.Keys)}
+		l.log.Info().Str("table", want.Name).Int("columns", len(cols)).Int("columns_left_out", left).Msg("created table")
+		got = target.Table{Name: want.Name, Columns: slices.Clone(cols), Keys: slices.Clone(want.Keys)}
 	} else if got, err = l.evolve(ctx, tx, want, have); err != nil {
 		return target.Table{}, err
 	}
@@ -109,6 +119,12 @@ func (l *Loader) ensureSchema(ctx context.Context, tx pgx.Tx) error {
 	if exists {
 		return nil
 	}
+	// Two processes creating the schema at once would both try to insert it
+	// into pg_namespace (one failing on a unique violation): serialise, then
+	// IF NOT EXISTS sees the other's.
+	if _, err := tx.Exec(ctx, lockTableSQL, "schema "+quote(l.schema)); err != nil {
+		return fmt.Errorf("locking schema %s: %w", l.schema, err)
+	}
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(l.schema)); err != nil {
 		return fmt.Errorf("creating schema %s: %w", l.schema, err)
 	}
@@ -123,12 +139,15 @@ func (l *Loader) evolve(ctx context.Context, tx pgx.Tx, want target.Table, have 
 	for i, c := range have {
 		index[c.Name] = i
 	}
-	var add []target.Column
+	var used int
+	if err := tx.QueryRow(ctx, usedColumnsSQL, pgx.Identifier{l.schema, want.Name}.Sanitize()).Scan(&used); err != nil {
+		return target.Table{}, fmt.Errorf("counting columns of %s: %w", want.Name, err)
+	}
+	add, left := target.ColumnsToAdd(want, func(name string) bool { _, ok := index[name]; return ok }, used, target.MaxColumnsPostgres)
 	var widen []widening
 	for _, c := range want.Columns {
 		i, ok := index[c.Name]
 		if !ok {
-			add = append(add, c)
 			continue
 		}
 		if to := target.Widen(have[i].Type, c.Type); to != have[i].Type {
@@ -147,6 +166,9 @@ func (l *Loader) evolve(ctx context.Context, tx pgx.Tx, want target.Table, have 
 		if len(add) > 0 {
 			l.log.Info().Str("table", want.Name).Int("columns", len(add)).Msg("added columns")
 		}
+	}
+	if left > 0 {
+		l.log.Debug().Str("table", want.Name).Int("columns_left_out", left).Msg("table at its column limit")
 	}
 	keys, err := readPrimaryKey(ctx, tx, pgx.Identifier{l.schema, want.Name}.Sanitize())
 	if err != nil {
@@ -185,7 +207,8 @@ func readPrimaryKey(ctx context.Context, tx pgx.Tx, qualified string) ([]string,
 }
 
 // checkNames refuses names PostgreSQL would truncate: a truncated column
-// would look missing on every run.
+// would look missing on every run. The core's naming rule never makes them
+// (target.ColumnName); this guards other callers.
 func checkNames(t target.Table) error {
 	if len(t.Name) > maxIdentifierBytes {
 		return fmt.Errorf("table name %q is longer than %d bytes", t.Name, maxIdentifierBytes)
@@ -214,12 +237,18 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 
 	dest := pgx.Identifier{l.schema, b.Table}
 	if len(b.Keys) > 0 {
+		// LIKE also locks the table until commit, so its types hold.
 		if _, err := tx.Exec(ctx, createStagingSQL(l.schema, b.Table)); err != nil {
 			return fmt.Errorf("creating staging table for %s: %w", b.Table, err)
 		}
 		dest = pgx.Identifier{stagingName}
+	} else if _, err := tx.Exec(ctx, "LOCK TABLE "+dest.Sanitize()+" IN ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("locking %s: %w", b.Table, err)
 	}
-	src := newRowSource(b.Rows, len(b.Columns))
+	if err := l.freshTypes(ctx, tx, dest, b); err != nil {
+		return fmt.Errorf("checking column types of %s: %w", b.Table, err)
+	}
+	src := newRowSource(b.Rows, b.Columns)
 	if _, err := tx.CopyFrom(ctx, dest, b.Columns, src); err != nil {
 		return fmt.Errorf("copying %d rows for %s: %w", len(b.Rows), b.Table, err)
 	}
@@ -233,4 +262,49 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 	}
 	l.log.Debug().Str("table", b.Table).Int("rows", len(b.Rows)).Dur("took", time.Since(start)).Msg("loaded batch")
 	return nil
+}
+
+// freshTypes makes sure the COPY into dest encodes values for the column
+// types dest has now, and that they are the types the batch was made for.
+// pgx caches, per connection, the column types of a COPY destination;
+// after a column is widened (by us or by another process) the cache would
+// encode an int64 for a numeric column as int8 bytes, which the server may
+// read as a wrong number. So the types are read (the caller holds a lock
+// on the table), the connection's caches are dropped when they changed
+// since its last COPY there, and a batch made for other types gets
+// target.ErrTableChanged.
+func (l *Loader) freshTypes(ctx context.Context, tx pgx.Tx, dest pgx.Identifier, b *target.Batch) error {
+	rows, err := tx.Query(ctx, columnsSQL, dest.Sanitize())
+	if err != nil {
+		return err
+	}
+	var sig strings.Builder
+	have := map[string]target.ColumnType{}
+	var name, typname string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typname}, func() error {
+		sig.WriteString(name + " " + typname + ",")
+		have[name] = columnType(typname)
+		return nil
+	}); err != nil {
+		return err
+	}
+	conn := tx.Conn()
+	seen := l.copyTypes[conn]
+	if seen == nil {
+		if len(l.copyTypes) > 64 {
+			clear(l.copyTypes) // connections come and go; forget the closed ones
+		}
+		seen = map[string]string{}
+		l.copyTypes[conn] = seen
+	}
+	key := dest.Sanitize()
+	old, known := seen[key]
+	seen[key] = sig.String()
+	if known && old != sig.String() {
+		// Drops the cached descriptions; allowed in a transaction.
+		if err := conn.DeallocateAll(ctx); err != nil {
+			return err
+		}
+	}
+	return target.CheckTypes(b, have)
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cio-singer/tap-customerio-webhook/target"
 )
 
 // Retryable reports whether loading the same batch again may succeed.
@@ -64,4 +67,44 @@ func retryableSQLState(code string) bool {
 		return true
 	}
 	return false
+}
+
+// DataError reports whether a permanent error was caused by the rows being
+// loaded, so that loading fewer of them may succeed, and the column it
+// names. Data errors are the SQLSTATE classes 21 cardinality violation (two
+// rows of a batch equal for PostgreSQL though not byte for byte), 22 data
+// exception (a value the type refuses), 23 integrity constraint violation
+// and 54 program limit exceeded (a row or index entry too big), and a value
+// pgload itself could not convert. Everything else (privileges, a missing
+// table, the connection) is not: splitting would only repeat it.
+func DataError(err error) (column string, ok bool) {
+	var ve *target.ValueError
+	if errors.As(err, &ve) {
+		return ve.Column, true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return "", false
+	}
+	switch pgErr.Code[:2] {
+	case "21", "22", "23", "54":
+		if pgErr.ColumnName != "" {
+			return pgErr.ColumnName, true
+		}
+		return copyColumn(pgErr.Where), true
+	}
+	return "", false
+}
+
+// copyColumn finds the column in the context of a COPY error:
+// "COPY _pgload_staging, line 1, column data: ...".
+func copyColumn(where string) string {
+	_, after, ok := strings.Cut(where, ", column ")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(after, ": \n"); i >= 0 {
+		after = after[:i]
+	}
+	return after
 }

@@ -160,6 +160,9 @@ FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 WHERE i.indrelid = to_regclass($1) AND i.indisprimary
 ORDER BY array_position(i.indkey::int2[], a.attnum)`
+	// usedColumnsSQL counts the column slots of a table: dropped columns
+	// count towards PostgreSQL's 1600 too.
+	usedColumnsSQL  = `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0`
 	schemaExistsSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`
 	// lockTableSQL serialises EnsureTable across processes loading the same
 	// table (N tap replicas feed one warehouse): concurrent CREATE TABLE IF

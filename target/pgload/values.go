@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/cio-singer/tap-customerio-webhook/target"
 )
 
 // rowSource feeds a batch to CopyFrom, converting the few values pgx would
@@ -17,13 +19,14 @@ import (
 // NUL, which PostgreSQL cannot store, gets U+FFFD. The core replaces NUL
 // already; this only keeps one stray byte from failing a whole batch.
 type rowSource struct {
-	rows [][]any
-	next int
-	vals []any
+	rows    [][]any
+	columns []string
+	next    int
+	vals    []any
 }
 
-func newRowSource(rows [][]any, columns int) *rowSource {
-	return &rowSource{rows: rows, vals: make([]any, columns)}
+func newRowSource(rows [][]any, columns []string) *rowSource {
+	return &rowSource{rows: rows, columns: columns, vals: make([]any, len(columns))}
 }
 
 func (r *rowSource) Next() bool {
@@ -41,7 +44,7 @@ func (r *rowSource) Values() ([]any, error) {
 	for i, v := range row {
 		cv, err := convertValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("row %d column %d: %w", r.next, i+1, err)
+			return nil, fmt.Errorf("row %d: %w", r.next, &target.ValueError{Column: r.columns[i], Err: err})
 		}
 		r.vals[i] = cv
 	}

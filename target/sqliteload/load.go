@@ -29,6 +29,21 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op once committed
 
+	if b.Types != nil {
+		// Another process may have widened a column since the batch was
+		// made; the transaction holds the write lock from here on.
+		cols, err := readColumns(ctx, tx, b.Table)
+		if err != nil {
+			return err
+		}
+		have := make(map[string]target.ColumnType, len(cols))
+		for _, c := range cols {
+			have[c.name] = c.typ
+		}
+		if err := target.CheckTypes(b, have); err != nil {
+			return err
+		}
+	}
 	stmt, err := tx.PrepareContext(ctx, insertSQL(b.Table, b.Columns, b.Keys))
 	if err != nil {
 		return fmt.Errorf("preparing insert into %s: %w", b.Table, err)
@@ -41,7 +56,7 @@ func (l *Loader) Load(ctx context.Context, b *target.Batch) error {
 		}
 		for j, v := range row {
 			if args[j], err = sqlValue(v); err != nil {
-				return fmt.Errorf("loading %s: row %d, column %s: %w", b.Table, i, b.Columns[j], err)
+				return fmt.Errorf("loading %s: row %d: %w", b.Table, i, &target.ValueError{Column: b.Columns[j], Err: err})
 			}
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {

@@ -95,6 +95,25 @@ func (l *Loader) Close() error {
 	return nil
 }
 
+// DataError reports whether err was caused by the rows: a value sqliteload
+// could not convert, or SQLite refusing a row (a constraint, a value too
+// big, a type mismatch). Splitting the batch may then load the others.
+func (l *Loader) DataError(err error) (column string, ok bool) {
+	var ve *target.ValueError
+	if errors.As(err, &ve) {
+		return ve.Column, true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return "", false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE:
+		return "", true
+	}
+	return "", false
+}
+
 // Retryable reports whether err is SQLITE_BUSY or SQLITE_LOCKED: another
 // connection held a lock longer than busy_timeout, and the same call may
 // succeed once it lets go. Everything else (constraint violations, a full

@@ -75,14 +75,7 @@ func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
 	cols, _ := rows.Columns()
 	var out [][]string
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatalf("scanning %s: %v", q, err)
-		}
+		vals := scanAny(t, rows, len(cols))
 		row := make([]string, len(vals))
 		for i, v := range vals {
 			row[i] = fmt.Sprintf("%T:%v", v, v)
@@ -96,6 +89,20 @@ func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return out
+}
+
+// scanAny scans the current row into n values of the driver's own types.
+func scanAny(t *testing.T, rows *sql.Rows, n int) []any {
+	t.Helper()
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatalf("scanning: %v", err)
+	}
+	return vals
 }
 
 func count(t *testing.T, db *sql.DB, table string) int {

@@ -168,15 +168,21 @@ func ensureTable(ctx context.Context, tx *sql.Tx, t target.Table, l *Loader) (ta
 	if err != nil {
 		return target.Table{}, err
 	}
+	add, left := target.ColumnsToAdd(t, func(name string) bool {
+		return slices.ContainsFunc(cols, func(c existingColumn) bool { return c.name == name })
+	}, len(cols), target.MaxColumnsSQLite)
+	if left > 0 {
+		l.log.Debug().Str("table", t.Name).Int("columns_left_out", left).Msg("table at its column limit")
+	}
 	if len(cols) == 0 {
-		if err := createTable(ctx, tx, t.Name, t.Columns, t.Keys); err != nil {
+		if err := createTable(ctx, tx, t.Name, add, t.Keys); err != nil {
 			return target.Table{}, err
 		}
-		if err := recordTypes(ctx, tx, t.Name, t.Columns); err != nil {
+		if err := recordTypes(ctx, tx, t.Name, add); err != nil {
 			return target.Table{}, err
 		}
-		l.log.Info().Str("table", t.Name).Int("columns", len(t.Columns)).Msg("created table")
-		return copyTable(t), nil
+		l.log.Info().Str("table", t.Name).Int("columns", len(add)).Msg("created table")
+		return copyTable(target.Table{Name: t.Name, Columns: add, Keys: t.Keys}), nil
 	}
 	if have := primaryKey(cols); !slices.Equal(have, t.Keys) {
 		return target.Table{}, fmt.Errorf("ensuring table %s: it has primary key (%s) but the stream's key is (%s)",
@@ -187,6 +193,9 @@ func ensureTable(ctx context.Context, tx *sql.Tx, t target.Table, l *Loader) (ta
 	var changed []target.Column // columns whose logical type is new or wider
 	for _, want := range t.Columns {
 		i := slices.IndexFunc(cols, func(c existingColumn) bool { return c.name == want.Name })
+		if i < 0 && !slices.Contains(add, want) {
+			continue // no room left
+		}
 		if i < 0 {
 			decl := declaredType(want.Type, false)
 			q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quoteIdent(t.Name), quoteIdent(want.Name), decl)
