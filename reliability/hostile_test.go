@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,17 +65,25 @@ func chunkedRequest(path string, body []byte, chunk int) []byte {
 // vmHWM returns the peak resident set size of pid in KiB.
 func vmHWM(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := procStatusKiB(pid, "VmHWM:")
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
+	return n
+}
+
+// procStatusKiB reads one field in KiB (VmRSS:, VmHWM:) of /proc/<pid>/status.
+func procStatusKiB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
+			return strconv.ParseInt(f[1], 10, 64)
 		}
 	}
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // TestHostileHTTP throws hostile clients at the real tap while
@@ -241,5 +250,139 @@ func TestHostileHTTP(t *testing.T) {
 	figure(t, "rejected", out.rejected)
 	if want := len(acked) + hostile200; records != want {
 		t.Errorf("%d records emitted, want one per 200 answered: %d", records, want)
+	}
+}
+
+// attacker is one connection that announces a large body, sends 4 KiB of
+// it, then a piece every interval until the server answers, closes, or ctx
+// ends.
+type attacker struct {
+	status int // the answer, 0 if none came
+}
+
+func (a *attacker) run(ctx context.Context, addr, path string, announced, piece int, every time.Duration) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+			a.status = resp.StatusCode
+			_ = resp.Body.Close()
+		}
+	}()
+	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, announced, bytes.Repeat([]byte("x"), 4<<10)); err != nil {
+		<-answered
+		return
+	}
+	data := bytes.Repeat([]byte("y"), piece)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-answered:
+			return
+		case <-ctx.Done():
+			_ = conn.Close()
+			<-answered
+			return
+		case <-tick.C:
+			if _, err := conn.Write(data); err != nil {
+				<-answered
+				return
+			}
+		}
+	}
+}
+
+// TestHostileHTTP_AnnouncedSize is the attack of issue 8 on the real tap
+// with default limits: connections to a wrong token trickling 10 KiB/s and
+// slow senders with the right one sending 640 KiB/s (too slow to finish 8
+// MiB inside the 10 s read timeout), all announcing 8 MiB, while
+// well-behaved senders post signed events. Every event must get 200, and
+// the tap's peak RSS must stay under 200 MB (it grew by 8 MiB per
+// connection before the receiver judged the headers first).
+func TestHostileHTTP_AnnouncedSize(t *testing.T) {
+	const announced = 8 << 20 // the default max_body_bytes
+	bins := buildBinaries(t)
+	tap := startSoloTap(t, bins, t.TempDir(), map[string]any{"log_level": "warn"})
+	n := pick(100, 300)
+	attack := pick(3*time.Second, 15*time.Second) // the full run outlasts the 10 s read timeout
+	good := startLoad(tap.url(), 4, 100)
+	t.Cleanup(func() { good.cancel(); <-good.done })
+
+	ctx, cancel := context.WithTimeout(context.Background(), attack)
+	defer cancel()
+	var wg sync.WaitGroup
+	wrong := make([]attacker, n)
+	slow := make([]attacker, n)
+	for i := range n {
+		wg.Go(func() {
+			wrong[i].run(ctx, tap.addr, "/webhook/wrong-token-0123456789abcdef0123", announced, 1<<10, 100*time.Millisecond)
+		})
+		wg.Go(func() { slow[i].run(ctx, tap.addr, "/webhook/"+testToken, announced, 64<<10, 100*time.Millisecond) })
+	}
+	var peakRSS int64
+	pid := tap.cmd.Process.Pid
+	for ctx.Err() == nil {
+		if rss, err := procStatusKiB(pid, "VmRSS:"); err == nil {
+			peakRSS = max(peakRSS, rss)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond): // sampling interval
+		}
+	}
+	wg.Wait()
+
+	if !tap.alive() {
+		t.Fatalf("tap died (exit %d)", tap.exitCode())
+	}
+	hwm := vmHWM(t, pid)
+	res, acked := good.stop(t)
+	tap.terminate(t)
+
+	answers := func(as []attacker) map[int]int {
+		m := map[int]int{}
+		for _, a := range as {
+			m[a.status]++
+		}
+		return m
+	}
+	logs, err := os.ReadFile(tap.stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownLines := strings.Count(string(logs), "unknown token")
+	figure(t, "connections", fmt.Sprintf("%d wrong token + %d slow right token, %s", n, n, attack))
+	figure(t, "wrong_token_answers", answers(wrong))
+	figure(t, "slow_sender_answers", answers(slow)) // 0: no answer before the attack ended
+	figure(t, "unknown_token_log_lines", unknownLines)
+	figure(t, "peak_rss_sampled_mib", peakRSS/1024)
+	figure(t, "peak_rss_mib", hwm/1024)
+	figure(t, "good_requests", res.Requests)
+	figure(t, "good_status", res.Status)
+	figure(t, "good_p99_ms", res.Latency.P99)
+
+	if res.Requests == 0 || res.Non2xx != 0 {
+		t.Errorf("well-behaved senders: %d requests, %d answers other than 2xx: %v", res.Requests, res.Non2xx, res.Status)
+	}
+	if hwm*1024 > 200e6 {
+		t.Errorf("peak RSS %d MiB; want under 200 MB", hwm/1024)
+	}
+	if got := answers(wrong)[404]; got != n {
+		t.Errorf("%d of %d connections to a wrong token were answered 404", got, n)
+	}
+	if limit := int(attack/time.Second) + 2; unknownLines > limit {
+		t.Errorf("%d unknown-token log lines in %s; want at most one a second", unknownLines, attack)
+	}
+	out := readSinger(t, tap.stdout)
+	for _, id := range acked {
+		if out.data[id] != 1 {
+			t.Errorf("acknowledged %s emitted %d times, want 1", id, out.data[id])
+		}
 	}
 }

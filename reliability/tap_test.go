@@ -21,7 +21,7 @@ import (
 // soloTap is the real tap binary writing its Singer output to a file.
 type soloTap struct {
 	*proc
-	addr, stdout string
+	addr, stdout, stderr string
 }
 
 func startSoloTap(t *testing.T, bins binaries, spoolDir string, extra map[string]any) *soloTap {
@@ -49,7 +49,7 @@ func startSoloTap(t *testing.T, bins binaries, spoolDir string, extra map[string
 		}
 	})
 	waitReady(t, addr, p, time.Minute)
-	return &soloTap{proc: p, addr: addr, stdout: out.Name()}
+	return &soloTap{proc: p, addr: addr, stdout: out.Name(), stderr: logs.Name()}
 }
 
 func (s *soloTap) url() string { return "http://" + s.addr + "/webhook/" + testToken }

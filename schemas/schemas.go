@@ -20,9 +20,23 @@ var files embed.FS
 const (
 	Data     = "data"
 	Rejected = "rejected"
+
+	// Streams read from Customer.io's App API (package tap/appapi).
+	Deliveries            = "deliveries"
+	Campaigns             = "campaigns"
+	Broadcasts            = "broadcasts"
+	Newsletters           = "newsletters"
+	TransactionalMessages = "transactional_messages"
 )
 
-// Load returns the JSON Schema of stream name (Data or Rejected).
+// AppAPIStreams returns the streams read from the App API, in the order a
+// run reads them: the small name tables first, then deliveries.
+func AppAPIStreams() []string {
+	return []string{Campaigns, Broadcasts, Newsletters, TransactionalMessages, Deliveries}
+}
+
+// Load returns the JSON Schema of stream name (Data, Rejected or one of
+// [AppAPIStreams]).
 func Load(name string) (json.RawMessage, error) {
 	raw, err := files.ReadFile(name + ".json")
 	if err != nil {
@@ -33,8 +47,11 @@ func Load(name string) (json.RawMessage, error) {
 
 // KeyProperties returns the key of stream name.
 func KeyProperties(name string) []string {
-	if name == Rejected {
+	switch name {
+	case Data:
+		return []string{"event_id"}
+	case Rejected:
 		return []string{"rejection_id"}
 	}
-	return []string{"event_id"}
+	return []string{"id"} // every App API stream
 }

@@ -8,7 +8,7 @@ import (
 // TestEveryPropertyNullable keeps the promise that a missing or null field
 // never sends an event to the rejected stream.
 func TestEveryPropertyNullable(t *testing.T) {
-	for _, name := range []string{Data, Rejected} {
+	for _, name := range allStreams() {
 		raw, err := Load(name)
 		if err != nil {
 			t.Fatal(err)
@@ -39,8 +39,12 @@ func checkNullable(t *testing.T, path string, props map[string]any) {
 	}
 }
 
+func allStreams() []string {
+	return append([]string{Data, Rejected}, AppAPIStreams()...)
+}
+
 func TestKeyPropertiesAreDescribed(t *testing.T) {
-	for _, name := range []string{Data, Rejected} {
+	for _, name := range allStreams() {
 		raw, _ := Load(name)
 		var doc struct {
 			Properties map[string]any `json:"properties"`

@@ -71,6 +71,10 @@ func (m *metrics) write(w io.Writer) {
 		}
 		writeFamily(w, "http_requests_total", "counter", "HTTP requests answered (webhooks, probes and scrapes), by status code.", ss...)
 	}
+	if m.srv != nil {
+		writeFamily(w, "inflight_body_bytes", "gauge", "Webhook body bytes reserved by requests being received (max_inflight_bytes bounds it; past it the answer is 503).",
+			sample{value: float64(m.srv.InflightBytes())})
+	}
 	if m.tokens != nil {
 		writeFamily(w, "webhook_tokens", "gauge", "Webhook tokens accepted (webhook_tokens plus the token file).",
 			sample{value: float64(len(m.tokens.Load().IDs()))})

@@ -206,9 +206,8 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 		Ready:        sp.Writable, // /readyz: 503 while the spool refuses writes
 		Metrics:      m.write,
 		Log:          o.Log,
-		// TODO(lead): enable once tap/receiver has the in-flight budget
-		// (max_inflight_bytes is parsed and checked in config.go):
-		// MaxInflightBytes: int(cfg.MaxInflightBytes),
+		// Checked in config.go to be at least max_body_bytes.
+		MaxInflightBytes: int(cfg.MaxInflightBytes),
 	})
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add("GET", "/webhook/"+testToken+"/../../readyz", "", "", []byte{}, uint8(0))
 	f.Add("DELETE", "/webhook/%2F..", "Transfer-Encoding", "chunked", []byte("\x00\xff"), uint8(4))
 	f.Add("POST", "/healthz?x=/webhook/"+testToken, "Host", "", bytes.Repeat([]byte("a"), 5000), uint8(2))
+	f.Add("POST", "/webhook/"+testToken, "Content-Length", "99999", []byte(testBody), uint8(0))
+	f.Add("POST", "/webhook/"+testToken+"?a#b", "Expect", "100-continue", []byte(testBody), uint8(8))
+	f.Add("POST", "/webhook/"+testToken, "", "", bytes.Repeat([]byte("b"), 4097), uint8(16))
 
 	plain := &lastAppender{} // the fuzz function runs sequentially within a process
 	servers := []*Server{
@@ -74,7 +77,33 @@ func FuzzHandler(f *testing.F) {
 			req.Header.Set(auth.HeaderTimestamp, ts)
 			req.Header.Set(auth.HeaderSignature, auth.Sign([]byte(testKey), []byte(ts), body))
 		}
-		req.SetBody(body)
+		// Bits 8 and 16: the body arrives as a stream, as the server hands
+		// it over, announced by its length or chunked.
+		switch {
+		case mode&16 != 0:
+			req.SetBodyStream(bytes.NewReader(body), -1)
+		case mode&8 != 0:
+			req.SetBodyStream(bytes.NewReader(body), len(body))
+		default:
+			req.SetBody(body)
+		}
+		admitted := srv.headerReceived(&req.Header) != refuseBody
+		// A request marked (or sent) with Expect: 100-continue is first
+		// answered from its headers alone, as the server does.
+		refusedEarly := 0
+		if req.MayContinue() {
+			ectx := &fasthttp.RequestCtx{}
+			req.Header.CopyTo(&ectx.Request.Header)
+			if code := srv.expectContinue(ectx); code != fasthttp.StatusContinue {
+				if !tableCodes[code] {
+					t.Fatalf("%q %q answered %d from the headers, which is not in the status table", method, path, code)
+				}
+				if code == 503 && len(ectx.Response.Header.Peek("Retry-After")) == 0 {
+					t.Fatal("503 without Retry-After")
+				}
+				refusedEarly = code
+			}
+		}
 		before := plain.calls
 
 		srv.Handler()(ctx)
@@ -85,6 +114,18 @@ func FuzzHandler(f *testing.F) {
 		}
 		if code == 503 && len(ctx.Response.Header.Peek("Retry-After")) == 0 {
 			t.Fatal("503 without Retry-After")
+		}
+		// What the headers alone decide must agree; only a body whose
+		// length they announce can be judged too large from them.
+		announced := mode&(8|16) == 8
+		if admitted && (code == 404 || code == 405 || code == 413 && announced) {
+			t.Fatalf("the headers were judged acceptable, the handler answered %d", code)
+		}
+		if refusedEarly != 0 && code == 200 && bytes.HasPrefix(ctx.Path(), []byte(webhookPrefix)) {
+			t.Fatalf("refused with %d from the headers, accepted by the handler", refusedEarly)
+		}
+		if n := srv.InflightBytes(); n != 0 {
+			t.Fatalf("%d bytes still reserved after the handler returned", n)
 		}
 		if code == 200 && bytes.HasPrefix(ctx.Path(), []byte(webhookPrefix)) {
 			if plain.calls == before || !bytes.Equal(plain.last, body) {

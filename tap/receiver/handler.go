@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -34,30 +36,116 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		s.metrics(ctx)
 	default:
-		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		s.refuse(ctx, fasthttp.StatusNotFound)
 	}
 }
 
-// webhook answers POST /webhook/{token}. The order of the checks is part
-// of the contract: token before method (no probing tokens with GET), and
-// nothing is appended unless token, method, size and signature pass.
-func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
+// refuseBody is the request config of a request whose body will not be
+// read. fasthttp's streaming reader reads min(Content-Length,
+// MaxRequestBodySize, 8 KiB) body bytes ahead of the handler, and 1 is the
+// least it takes (0 means its default). Over HTTP/1.1 such a request is
+// answered by expectContinue instead and reads nothing; a chunked body is
+// never read ahead.
+var refuseBody = fasthttp.RequestConfig{MaxRequestBodySize: 1}
+
+// headerReceived runs once the request line and headers are in, before any
+// body byte is read. It judges a webhook the way the handler will. A
+// request whose body will not be read (a refused webhook, any other path)
+// and that announces one is marked "Expect: 100-continue" (HTTP/1.1), so
+// that fasthttp reads none of the body and asks expectContinue for the
+// answer; over HTTP/1.0 it gets refuseBody. The handler judges again from
+// the same headers and has the last word.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if token, ok := bytes.CutPrefix(rawPath(h.RequestURI()), []byte(webhookPrefix)); ok {
+		_, status := s.judge(h, token)
+		if status == 0 && s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
+			return fasthttp.RequestConfig{MaxRequestBodySize: s.cfg.MaxBodyBytes}
+		}
+	}
+	if n := h.ContentLength(); (n > 0 || n == -1) && h.IsHTTP11() {
+		h.Set(fasthttp.HeaderExpect, "100-continue")
+	}
+	return refuseBody
+}
+
+// expectContinue is fasthttp's ExpectHandler: it answers a request
+// carrying "Expect: 100-continue" (from the client, or set by
+// headerReceived) before any body byte is read. It returns 100 to have the
+// body sent and read, or the final status, which fasthttp sends with the
+// headers set here and then closes the connection. In the rare race where
+// room in the budget (or a rotated token) appeared since headerReceived,
+// the client gets a 100 it did not ask for, which HTTP/1.1 clients must
+// accept, and then its answer.
+func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
+	h := &ctx.Request.Header
+	if token, ok := bytes.CutPrefix(ctx.Path(), []byte(webhookPrefix)); !ok {
+		s.route(ctx) // no other route reads a body
+	} else if _, status := s.judge(h, token); status != 0 {
+		s.refuseFromHeaders(ctx, status)
+	} else if s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
+		return fasthttp.StatusContinue
+	} else {
+		s.bodyRefused(ctx, errOverBudget)
+	}
+	code := ctx.Response.StatusCode()
+	s.count(code) // the handler, which counts the others, does not run
+	return code
+}
+
+// rawPath is the path of a request URI as sent, without query or
+// fragment. It may differ from the parsed path (percent escapes, dot
+// segments, absolute form); then headerReceived refuses to read ahead and
+// the handler, which judges the parsed path, decides.
+func rawPath(uri []byte) []byte {
+	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
+		return uri[:i]
+	}
+	return uri
+}
+
+// firstReservation is what a request reserves before reading its body:
+// the announced length, or for a chunked body its first buffer.
+func firstReservation(h *fasthttp.RequestHeader, maxBody int) int {
+	if n := h.ContentLength(); n >= 0 {
+		return n
+	}
+	return min(maxBody, bodyClasses[0])
+}
+
+// judge decides what the request line and headers alone can decide about
+// a webhook, in the order of the contract: the token before the method (no
+// probing tokens with GET), then the announced size, then shutdown. It
+// returns the status to refuse with, or 0 to go on and read the body.
+func (s *Server) judge(h *fasthttp.RequestHeader, token []byte) (tokenID string, status int) {
 	tokenID, ok := s.cfg.Tokens.Load().Match(token)
-	if !ok {
-		s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Msg("rejected webhook: unknown token")
-		ctx.SetStatusCode(fasthttp.StatusNotFound)
+	switch {
+	case !ok:
+		return "", fasthttp.StatusNotFound
+	case !h.IsPost():
+		return tokenID, fasthttp.StatusMethodNotAllowed
+	case h.ContentLength() > s.cfg.MaxBodyBytes:
+		return tokenID, fasthttp.StatusRequestEntityTooLarge
+	case s.draining.Load():
+		return tokenID, fasthttp.StatusServiceUnavailable
+	}
+	return tokenID, 0
+}
+
+// webhook answers POST /webhook/{token}. Nothing is appended unless token,
+// method, size and signature pass, and the body is read only once token,
+// method and announced size have passed and its memory is reserved.
+func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
+	tokenID, status := s.judge(&ctx.Request.Header, token)
+	if status != 0 {
+		s.refuseFromHeaders(ctx, status)
 		return
 	}
-	if !ctx.IsPost() {
-		ctx.Response.Header.Set(headerAllow, fasthttp.MethodPost)
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	body := ctx.PostBody() // valid only until the handler returns
-	if len(body) > s.cfg.MaxBodyBytes {
-		// fasthttp enforces the limit before we run; this covers Handler()
-		// used without the server.
-		s.tooLarge(ctx, len(body))
+
+	var in inflight
+	defer in.release(s.budget)
+	body, err := s.readBody(ctx, &in) // valid until in is released
+	if err != nil {
+		s.bodyRefused(ctx, err)
 		return
 	}
 	if err := s.verify(ctx, body); err != nil {
@@ -66,11 +154,60 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 		return
 	}
-	if s.draining.Load() {
-		s.unavailable(ctx)
-		return
-	}
 	s.store(ctx, body, tokenID)
+}
+
+// refuseFromHeaders answers a webhook refused on its request line and
+// headers (a status from judge), without reading its body.
+func (s *Server) refuseFromHeaders(ctx *fasthttp.RequestCtx, status int) {
+	switch status {
+	case fasthttp.StatusNotFound:
+		// count: requests refused for this since the last such line.
+		if n, ok := s.unknownTokens.event(time.Now()); ok {
+			s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Int64("count", n).Msg("rejected webhook: unknown token")
+		}
+		s.refuse(ctx, status)
+	case fasthttp.StatusMethodNotAllowed:
+		ctx.Response.Header.Set(headerAllow, fasthttp.MethodPost)
+		s.refuse(ctx, status)
+	case fasthttp.StatusRequestEntityTooLarge:
+		s.tooLarge(ctx, ctx.Request.Header.ContentLength())
+	default:
+		s.unavailable(ctx)
+	}
+}
+
+// refuse answers status without reading the body. Whatever of it is still
+// on the wire is not read either: the connection is closed instead.
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, status int) {
+	if bodyUnread(ctx) {
+		ctx.SetConnectionClose()
+	}
+	ctx.SetStatusCode(status)
+}
+
+// bodyUnread reports whether part of the request body may still be on the
+// wire, so the connection cannot carry another request.
+func bodyUnread(ctx *fasthttp.RequestCtx) bool {
+	return ctx.RequestBodyStream() != nil && ctx.Request.Header.ContentLength() != 0
+}
+
+// bodyRefused answers a webhook whose body was not read in full: no room
+// in the budget, too large, or unreadable.
+func (s *Server) bodyRefused(ctx *fasthttp.RequestCtx, err error) {
+	ctx.SetConnectionClose() // the body is read only in part
+	switch {
+	case errors.Is(err, errOverBudget):
+		if n, ok := s.overBudget.event(time.Now()); ok { // count as above
+			s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Int64("count", n).Int("max_inflight_bytes", s.cfg.MaxInflightBytes).
+				Msg("refused webhook: bodies in flight over budget, answering 503")
+		}
+		s.unavailable(ctx)
+	case errors.Is(err, errTooLarge):
+		s.tooLarge(ctx, s.cfg.MaxBodyBytes+1)
+	default:
+		s.readFailed(ctx, err)
+	}
 }
 
 // metrics answers GET /metrics with the Prometheus text format.
@@ -150,26 +287,27 @@ func (s *Server) ready() error {
 // without the one-hour penalty it gives 4xx and 500.
 func (s *Server) unavailable(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(headerRetry, s.retryAfter)
-	if s.draining.Load() {
+	if s.draining.Load() || bodyUnread(ctx) {
 		ctx.SetConnectionClose()
 	}
 	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 }
 
 func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, size int) {
+	if bodyUnread(ctx) {
+		ctx.SetConnectionClose()
+	}
 	s.log.Error().IPAddr("remote_ip", ctx.RemoteIP()).Int("bytes", size).Int("max_body_bytes", s.cfg.MaxBodyBytes).
 		Msg("rejected webhook: body too large; Customer.io will retry it, raise max_body_bytes")
 	ctx.SetStatusCode(fasthttp.StatusRequestEntityTooLarge)
 }
 
-// handleError answers requests fasthttp could not read. fasthttp's default
-// answers 400 for an oversized body, and Customer.io waits an hour after a
-// 400, so that case becomes 413. It is 413 whatever the path: fasthttp
-// resets a request whose chunked body overflowed, so the token is gone by
-// now, and answering the same for every token reveals nothing about them.
+// handleError answers requests fasthttp could not read: headers too
+// large, a timeout, or not HTTP at all. Bodies are read by the handler, so
+// an oversized body reaches it; fasthttp's default would answer 400 for one,
+// and Customer.io waits an hour after a 400, so that case stays 413 here.
 func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
-	var netErr *net.OpError
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		s.tooLarge(ctx, ctx.Request.Header.ContentLength())
@@ -177,22 +315,33 @@ func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 		s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Int("max_header_bytes", s.cfg.MaxHeaderBytes).
 			Msg("rejected request: headers too large")
 		ctx.SetStatusCode(fasthttp.StatusRequestHeaderFieldsTooLarge)
-	case errors.As(err, &netErr) && netErr.Timeout():
-		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
 	default:
-		// Not HTTP at all (or a broken chunked body): nothing Customer.io sends.
-		s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Str("reason", errorKind(err)).Msg("rejected request: unreadable")
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		s.readFailed(ctx, err)
 	}
 	s.count(ctx.Response.StatusCode())
+}
+
+// readFailed answers a request that could not be read: 408 when the
+// client was too slow, 400 otherwise (nothing Customer.io sends).
+func (s *Server) readFailed(ctx *fasthttp.RequestCtx, err error) {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
+		return
+	}
+	s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Str("reason", errorKind(err)).Msg("rejected request: unreadable")
+	ctx.SetStatusCode(fasthttp.StatusBadRequest)
 }
 
 // errorKind names a read error without its text, which may quote request
 // bytes (a token in the request line, for one).
 func errorKind(err error) string {
 	var broken fasthttp.ErrBrokenChunk
-	if errors.As(err, &broken) {
+	switch {
+	case errors.As(err, &broken):
 		return "broken chunked body"
+	case errors.Is(err, errTruncated), errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated body"
 	}
 	return "malformed request"
 }

@@ -12,8 +12,20 @@
 //     401 bad signature, 413 too large (never 400: Customer.io waits an hour
 //     after a 400), 503 with Retry-After when the Appender fails or the
 //     server is shutting down.
+//   - Token, method and announced size are judged from the request line and
+//     headers before the body is read (fasthttp's HeaderReceived hook marks a
+//     refused request "Expect: 100-continue", and its ExpectHandler answers
+//     it; admitted bodies are streamed to the handler): a refused request
+//     costs no body memory, and its connection is closed rather than drained.
+//   - Bodies in flight share a memory budget (MaxInflightBytes). A request
+//     reserves its announced length before reading, a chunked one each buffer
+//     before filling it; past the budget the answer is 503 with Retry-After.
+//     Outside the budget, fasthttp reads at most 8 KiB of an admitted body
+//     ahead of the handler, per connection (and one byte of a refused one
+//     over HTTP/1.0, which has no Expect).
 //   - Tokens and bodies are never logged: only remote_ip, status, sizes,
-//     token ids and offsets.
+//     token ids and offsets. Lines a client can trigger at will (unknown
+//     tokens, a full budget) are written at most once a second, with a count.
 //
 // Usage:
 //
@@ -52,14 +64,17 @@ type Appender interface {
 
 // Defaults for the zero fields of [Config].
 const (
-	DefaultMaxBodyBytes   = 8 << 20
-	DefaultAppendTimeout  = 3 * time.Second // Customer.io waits 4 s for an answer
-	DefaultReadTimeout    = 10 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultIdleTimeout    = 90 * time.Second
-	DefaultMaxHeaderBytes = 8 << 10
-	DefaultConcurrency    = 10_000
-	DefaultRetryAfter     = 5 * time.Second
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultMaxInflightBytes is the default budget of bodies in flight
+	// (raised to MaxBodyBytes when that is larger).
+	DefaultMaxInflightBytes = 64 << 20
+	DefaultAppendTimeout    = 3 * time.Second // Customer.io waits 4 s for an answer
+	DefaultReadTimeout      = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultIdleTimeout      = 90 * time.Second
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultConcurrency      = 10_000
+	DefaultRetryAfter       = 5 * time.Second
 )
 
 // Config configures a [Server]. Zero durations and sizes take the
@@ -67,6 +82,12 @@ const (
 type Config struct {
 	// MaxBodyBytes is the largest body accepted; larger ones get 413.
 	MaxBodyBytes int
+	// MaxInflightBytes bounds the memory all bodies being read or stored
+	// may hold together; past it requests get 503 with Retry-After. It must
+	// be at least MaxBodyBytes. Bodies over 64 KiB may fill only three
+	// quarters of it (but always one of MaxBodyBytes), so that normal events
+	// still fit while large ones are in flight.
+	MaxInflightBytes int
 	// Tokens holds the webhook path tokens. It is read on every request,
 	// so storing a new set rotates tokens without a restart.
 	Tokens *atomic.Pointer[auth.TokenSet]
@@ -104,6 +125,7 @@ type Config struct {
 // withDefaults returns c with every zero limit set to its default.
 func (c Config) withDefaults() Config {
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxInflightBytes, max(DefaultMaxInflightBytes, c.MaxBodyBytes))
 	setDefault(&c.AppendTimeout, DefaultAppendTimeout)
 	setDefault(&c.ReadTimeout, DefaultReadTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
@@ -132,7 +154,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("receiver: Appender is required"))
 	}
 	for name, v := range map[string]int64{
-		"MaxBodyBytes": int64(c.MaxBodyBytes), "AppendTimeout": int64(c.AppendTimeout),
+		"MaxBodyBytes": int64(c.MaxBodyBytes), "MaxInflightBytes": int64(c.MaxInflightBytes), "AppendTimeout": int64(c.AppendTimeout),
 		"ReadTimeout": int64(c.ReadTimeout), "WriteTimeout": int64(c.WriteTimeout),
 		"IdleTimeout": int64(c.IdleTimeout), "MaxHeaderBytes": int64(c.MaxHeaderBytes),
 		"Concurrency": int64(c.Concurrency), "RetryAfter": int64(c.RetryAfter),
@@ -140,6 +162,10 @@ func (c Config) validate() error {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("receiver: %s must not be negative", name))
 		}
+	}
+	if c.MaxInflightBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("receiver: MaxInflightBytes (%d) must be at least MaxBodyBytes (%d), or no body of the largest size could ever be read",
+			c.MaxInflightBytes, c.MaxBodyBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -152,27 +178,40 @@ type Server struct {
 	retryAfter string
 	httpServer *fasthttp.Server
 	draining   atomic.Bool
+	budget     *budget
+
+	unknownTokens logEvery // the "unknown token" line, thinned out under a scan
+	overBudget    logEvery // the "over budget" line, thinned out under a flood
 
 	mu        sync.Mutex
 	listeners []net.Listener     // closed by Shutdown, even if fasthttp has not seen them yet
 	counts    [600]atomic.Uint64 // requests answered, by status code
 }
 
-// New validates cfg, fills in defaults and returns a Server that is not
+// New fills in defaults, validates cfg and returns a Server that is not
 // yet listening.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Log.With().Str("component", "receiver").Logger(),
-		retryAfter: strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
+		cfg:           cfg,
+		log:           cfg.Log.With().Str("component", "receiver").Logger(),
+		retryAfter:    strconv.Itoa(int((cfg.RetryAfter + time.Second - 1) / time.Second)),
+		budget:        newBudget(int64(cfg.MaxInflightBytes), int64(cfg.MaxBodyBytes)),
+		unknownTokens: logEvery{interval: time.Second},
+		overBudget:    logEvery{interval: time.Second},
 	}
 	s.httpServer = &fasthttp.Server{
-		Handler:                      s.Handler(),
-		ErrorHandler:                 s.handleError,
+		Handler:      s.Handler(),
+		ErrorHandler: s.handleError,
+		// The handler reads bodies itself, within the budget, once the
+		// headers have been judged; HeaderReceived keeps fasthttp from
+		// reading ahead into a body that will be refused.
+		StreamRequestBody:            true,
+		HeaderReceived:               s.headerReceived,
+		ExpectHandler:                s.expectContinue,
 		Logger:                       fasthttpLogger{log: cfg.Log.With().Str("component", "fasthttp").Logger()},
 		ReadTimeout:                  cfg.ReadTimeout,
 		WriteTimeout:                 cfg.WriteTimeout,
@@ -240,6 +279,12 @@ func (s *Server) Counts() map[int]uint64 {
 		}
 	}
 	return out
+}
+
+// InflightBytes is the memory reserved by bodies in flight now, out of
+// Config.MaxInflightBytes. It is meant for metrics.
+func (s *Server) InflightBytes() int64 {
+	return s.budget.used.Load()
 }
 
 // Handler returns the request handler without a listener, for in-memory

@@ -80,7 +80,6 @@ type testServer struct {
 	ln     *fasthttputil.InmemoryListener
 	tokens *atomic.Pointer[auth.TokenSet]
 	client *fasthttp.Client
-	served chan error
 }
 
 func mustTokens(t testing.TB, entries ...string) *auth.TokenSet {
@@ -93,8 +92,22 @@ func mustTokens(t testing.TB, entries ...string) *auth.TokenSet {
 }
 
 // startServer serves cfg (Tokens, Verifier and Log filled in when unset)
-// and shuts it down at the end of the test.
+// on an in-memory listener and shuts it down at the end of the test.
 func startServer(t testing.TB, cfg Config) *testServer {
+	t.Helper()
+	if cfg.Tokens == nil {
+		cfg.Tokens = new(atomic.Pointer[auth.TokenSet])
+		cfg.Tokens.Store(mustTokens(t, testToken))
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	ts := &testServer{Server: serve(t, cfg, ln), ln: ln, tokens: cfg.Tokens}
+	ts.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ts.ln.Dial() }}
+	return ts
+}
+
+// serve serves cfg (Tokens, Verifier, Appender and Log filled in when
+// unset) on ln and shuts it down at the end of the test.
+func serve(t testing.TB, cfg Config, ln net.Listener) *Server {
 	t.Helper()
 	if cfg.Tokens == nil {
 		cfg.Tokens = new(atomic.Pointer[auth.TokenSet])
@@ -115,20 +128,19 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: srv, ln: fasthttputil.NewInmemoryListener(), tokens: cfg.Tokens, served: make(chan error, 1)}
-	ts.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ts.ln.Dial() }}
-	go func() { ts.served <- srv.Serve(ts.ln) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown() = %v", err)
 		}
-		if err := <-ts.served; err != nil {
+		if err := <-served; err != nil {
 			t.Errorf("Serve() = %v; want nil after Shutdown", err)
 		}
 	})
-	return ts
+	return srv
 }
 
 type request struct {
@@ -228,8 +240,8 @@ func TestHandler_StatusTable(t *testing.T) {
 			req: request{method: "POST", path: webhook, body: bytes.Repeat([]byte("x"), 65)}, want: 413},
 		{name: "body at the limit", cfg: Config{MaxBodyBytes: 64},
 			req: request{method: "POST", path: webhook, body: bytes.Repeat([]byte("x"), 64)}, want: 200, appended: true},
-		{name: "too large, unknown token", cfg: Config{MaxBodyBytes: 64},
-			req: request{method: "POST", path: "/webhook/" + newToken, body: bytes.Repeat([]byte("x"), 65)}, want: 413},
+		{name: "too large, unknown token", cfg: Config{MaxBodyBytes: 64}, // the token is judged first
+			req: request{method: "POST", path: "/webhook/" + newToken, body: bytes.Repeat([]byte("x"), 65)}, want: 404},
 		{name: "append fails", cfg: Config{Appender: &memAppender{err: errors.New("disk full")}},
 			req: request{method: "POST", path: webhook, body: []byte(testBody)}, want: 503, wantHeader: map[string]string{"Retry-After": "5"}},
 		{name: "append times out", cfg: Config{AppendTimeout: 20 * time.Millisecond, RetryAfter: 2 * time.Second, Appender: &memAppender{release: make(chan struct{})}},
@@ -371,7 +383,7 @@ func TestServer_OversizedBodies(t *testing.T) {
 		want int
 	}{
 		{"chunked over the limit", chunked(testToken), 413},
-		{"chunked, unknown token", chunked(newToken), 413},
+		{"chunked, unknown token", chunked(newToken), 404}, // judged before the body is read
 		{"content-length over the limit", "POST /webhook/" + testToken + " HTTP/1.1\r\nHost: r\r\nContent-Length: 1001\r\n\r\n" + strings.Repeat("z", 1001), 413},
 		{"chunked under the limit", "POST /webhook/" + testToken + " HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n" + chunk + "\r\n0\r\n\r\n", 200},
 	}
