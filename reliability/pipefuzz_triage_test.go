@@ -193,11 +193,15 @@ func (r *fuzzRun) bisectSequence() {
 		}
 	}
 	var m struct {
+		Type   string
 		Record map[string]any
 	}
 	_ = json.Unmarshal(lines[hi-1], &m)
 	id, _ := m.Record["event_id"].(string)
-	desc := fmt.Sprintf("event_id %s", quoteTag(id))
+	desc := fmt.Sprintf("%s line, event_id %s", m.Type, quoteTag(id))
+	if m.Type == "SCHEMA" {
+		desc = "the SCHEMA line that adds properties (see the target's error for which)"
+	}
 	if n := r.byID[id]; n != 0 {
 		for _, e := range r.expected {
 			if e.n == n {
