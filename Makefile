@@ -1,10 +1,12 @@
 # tap-customerio-webhook: a Singer tap for Customer.io reporting webhooks,
 # and the Singer targets target-postgres and target-sqlite.
-.PHONY: help build run test test-race test-faults fuzz bench golden fmt vet tidy-check clean
+.PHONY: help build run test test-race test-faults fuzz fuzz-pipeline bench golden fmt vet tidy-check clean
 
 GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 60s
+# How long the pipeline fuzzer runs per target (make fuzz-pipeline).
+PIPEFUZZ_DURATION ?= 10m
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
 FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
@@ -30,6 +32,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg)"; \
 	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
+
+fuzz-pipeline: ## pipeline fuzzer: hostile bodies through tap | target for PIPEFUZZ_DURATION per target (PIPEFUZZ_SEED replays)
+	PIPEFUZZ_DURATION=$(PIPEFUZZ_DURATION) $(GO) test -count=1 -v -timeout 0 -run '^TestPipelineFuzz$$' ./reliability
 
 bench: build ## benchmarks: go test -bench, the HTTP ingest ratio and the target-postgres/psql ratio
 	@mkdir -p .bench
