@@ -62,12 +62,13 @@ const hashedPrefixBytes = MaxNameBytes - 9
 //     [a-z0-9_] replaced by "_", the names joined with "__".
 //   - The name is plain when every name of the path is non-empty and made
 //     only of [A-Za-z0-9_], len(s) <= MaxNameBytes, s does not start with
-//     "_sdc_" (the metadata columns), and s is not the sanitised name of a
-//     key property other than this one. A plain name's column is s.
+//     "_sdc_" (the metadata columns), s is not a system column of either
+//     warehouse (systemColumns), and s is not the sanitised name of a key
+//     property other than this one. A plain name's column is s.
 //   - Any other name's column is the first 54 bytes of s, "_", and the first
 //     8 hex digits of the SHA-256 of the path as sent, names joined with
-//     "__": long, non-ASCII, punctuated and empty names, "_sdc_" names and
-//     names that collide with a key.
+//     "__": long, non-ASCII, punctuated and empty names, "_sdc_" names,
+//     system column names and names that collide with a key.
 //
 // Plain names that differ only in case (Metric and metric) share the column
 // s; see layout for which of them fills it.
@@ -79,10 +80,19 @@ func ColumnName(path []string, keys []string) string {
 		plain = plain && name != "" && isPlainName(name)
 	}
 	s := strings.Join(parts, "__")
-	if plain && len(s) <= MaxNameBytes && !strings.HasPrefix(s, "_sdc_") && !collidesWithKey(s, path, keys) {
+	if plain && len(s) <= MaxNameBytes && !strings.HasPrefix(s, "_sdc_") && !systemColumns[s] && !collidesWithKey(s, path, keys) {
 		return s
 	}
 	return hashedName(s, strings.Join(path, "__"))
+}
+
+// systemColumns are names a table cannot have as ordinary columns in one of
+// the warehouses: PostgreSQL's system columns (CREATE TABLE refuses them)
+// and SQLite's rowid aliases (ALTER TABLE ADD COLUMN refuses them). Both
+// warehouses avoid all of them, so both get the same columns.
+var systemColumns = map[string]bool{
+	"tableoid": true, "xmin": true, "cmin": true, "xmax": true, "cmax": true, "ctid": true,
+	"rowid": true, "_rowid_": true, "oid": true,
 }
 
 // isPlainName reports whether name is made only of [A-Za-z0-9_], so that

@@ -353,3 +353,45 @@ func TestLoad_AppendsWithoutKeys(t *testing.T) {
 		t.Fatalf("got %d rows, want 6", n)
 	}
 }
+
+// TestEnsureTable_WideningKeepsValues: values already in a column read the
+// same after it is widened (found by the pipeline fuzzer: the text "true"
+// in a column widened to JSON read back as the boolean true, "null" as
+// NULL, "-0" as a number).
+func TestEnsureTable_WideningKeepsValues(t *testing.T) {
+	l, db := newDB(t)
+	tbl := target.Table{Name: "v", Keys: []string{"id"}, Columns: []target.Column{
+		{Name: "id", Type: target.TypeText},
+		{Name: "s", Type: target.TypeText},
+		{Name: "b", Type: target.TypeBoolean},
+		{Name: "bt", Type: target.TypeBoolean},
+		{Name: "n", Type: target.TypeBigint},
+	}}
+	ensure(t, l, tbl)
+	var rows [][]any
+	for i, s := range []string{"true", "-0", "null", `{"a":1}`, "plain \"q\""} {
+		rows = append(rows, []any{fmt.Sprint(i), s, i%2 == 0, i%2 == 1, int64(i - 2)})
+	}
+	rows = append(rows, []any{"nil", nil, nil, nil, nil})
+	load(t, l, &target.Batch{Table: "v", Columns: []string{"id", "s", "b", "bt", "n"}, Keys: []string{"id"}, Rows: rows})
+
+	ensure(t, l, target.Table{Name: "v", Keys: []string{"id"}, Columns: []target.Column{
+		{Name: "id", Type: target.TypeText},
+		{Name: "s", Type: target.TypeJSON},
+		{Name: "b", Type: target.TypeJSON},
+		{Name: "bt", Type: target.TypeText},
+		{Name: "n", Type: target.TypeJSON},
+	}})
+	got := query(t, db, `SELECT id, json_type(s), s ->> '$', json_type(b), bt, json_type(n), n FROM v ORDER BY id`)
+	want := [][]string{
+		{"string:0", "string:text", "string:true", "string:true", "string:false", "string:integer", "string:-2"},
+		{"string:1", "string:text", "string:-0", "string:false", "string:true", "string:integer", "string:-1"},
+		{"string:2", "string:text", "string:null", "string:true", "string:false", "string:integer", "string:0"},
+		{"string:3", "string:text", `string:{"a":1}`, "string:false", "string:true", "string:integer", "string:1"},
+		{"string:4", "string:text", `string:plain "q"`, "string:true", "string:false", "string:integer", "string:2"},
+		{"string:nil", "<nil>:<nil>", "<nil>:<nil>", "<nil>:<nil>", "<nil>:<nil>", "<nil>:<nil>", "<nil>:<nil>"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("values after widening:\n got %v\nwant %v", got, want)
+	}
+}

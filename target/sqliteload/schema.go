@@ -214,6 +214,11 @@ func ensureTable(ctx context.Context, tx *sql.Tx, t target.Table, l *Loader) (ta
 		}
 		l.log.Info().Str("table", t.Name).Str("column", c.name).Str("from", logicalNames[c.typ]).
 			Str("to", logicalNames[wider]).Msg("widened column")
+		if q := reencodeSQL(t.Name, c.name, c.typ, wider); q != "" {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return target.Table{}, fmt.Errorf("widening %s.%s: %w", t.Name, c.name, err)
+			}
+		}
 		c.typ = wider
 		changed = append(changed, target.Column{Name: c.name, Type: wider})
 		if affinity(c.declared) != affinity(declaredType(wider, c.pk > 0)) {
@@ -350,6 +355,25 @@ func recordTypes(ctx context.Context, tx *sql.Tx, table string, cols []target.Co
 		}
 	}
 	return nil
+}
+
+// reencodeSQL returns the statement that rewrites the values already in
+// a column widened from one logical type to another, so that they read as
+// the same values under the new type (as PostgreSQL's ALTER ... USING
+// does), or "" when their stored form already does. A JSON column holds
+// JSON text: the text "true" must become the JSON string "\"true\"", not
+// the boolean true; booleans are stored as 0 and 1 and become true and
+// false, in a JSON or a text column alike. Numbers read the same as JSON.
+func reencodeSQL(table, column string, from, to target.ColumnType) string {
+	col := quoteIdent(column)
+	switch {
+	case to == target.TypeJSON && (from == target.TypeText || from == target.TypeTimestamp):
+		return fmt.Sprintf("UPDATE %s SET %s = json_quote(%s) WHERE %s IS NOT NULL", quoteIdent(table), col, col, col)
+	case (to == target.TypeJSON || to == target.TypeText) && from == target.TypeBoolean:
+		return fmt.Sprintf("UPDATE %s SET %s = CASE WHEN %s THEN 'true' ELSE 'false' END WHERE %s IS NOT NULL",
+			quoteIdent(table), col, col, col)
+	}
+	return ""
 }
 
 // rebuildTable recreates t with the declared types of its (widened)
