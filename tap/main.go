@@ -83,7 +83,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	if *discover {
-		c, err := catalog.Discover()
+		c, err := catalog.DiscoverFor(cfg.AppAPI.Key != "")
 		if err == nil {
 			err = c.Write(stdout)
 		}
@@ -125,7 +125,7 @@ func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
 	}
 	var err error
 	if catalogPath == "" {
-		opts.Selection, err = catalog.Default()
+		opts.Selection, err = catalog.DefaultFor(cfg.AppAPI.Key != "")
 		return opts, err
 	}
 	f, err := os.Open(catalogPath)
