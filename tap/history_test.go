@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -377,4 +379,48 @@ func TestRunAppAPIFailureNeverStopsWebhooks(t *testing.T) {
 		t.Error("/metrics shows the App API key")
 	}
 	rt.stop(t)
+}
+
+// TestMainDiscoverWithAppAPIKey: --discover lists the App API streams only
+// when app_api_key is set; a --state of either format is read back.
+func TestMainDiscoverWithAppAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{{"", false}, {"k", true}} {
+		cfg := filepath.Join(dir, "c.json")
+		os.WriteFile(cfg, []byte(`{"webhook_tokens":["`+testToken+`"],"app_api_key":"`+tc.key+`","spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
+		var out, errOut bytes.Buffer
+		if code := Main(context.Background(), []string{"--config", cfg, "--discover"}, &out, &errOut); code != 0 {
+			t.Fatalf("discover: %d %s", code, errOut.String())
+		}
+		if got := strings.Contains(out.String(), `"tap_stream_id": "deliveries"`); got != tc.want {
+			t.Errorf("key %q: deliveries in the catalog = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestParseStateWithAppAPIBookmarks(t *testing.T) {
+	line := encodeState(Bookmark{9, "s"}, map[string]json.RawMessage{schemas.Deliveries: json.RawMessage(`{"created":1700000000}`)})
+	if want := `{"bookmarks":{"data":{"spool_offset":9,"spool_id":"s"},"deliveries":{"created":1700000000},"rejected":{"spool_offset":9,"spool_id":"s"}}}`; string(line) != want {
+		t.Fatalf("state %s, want %s", line, want)
+	}
+	b, err := ParseState(line)
+	if err != nil || b != (Bookmark{9, "s"}) {
+		t.Fatalf("ParseState: %+v %v", b, err)
+	}
+	bms, err := ParseAppAPIBookmarks(line)
+	if err != nil || len(bms) != 1 || string(bms[schemas.Deliveries]) != `{"created":1700000000}` {
+		t.Fatalf("ParseAppAPIBookmarks: %v %v", bms, err)
+	}
+	// A state from before the App API streams has none.
+	for _, old := range []string{``, `null`, `{"bookmarks":{"data":{"spool_offset":7,"spool_id":"x"}}}`} {
+		if bms, err := ParseAppAPIBookmarks([]byte(old)); err != nil || bms != nil {
+			t.Errorf("ParseAppAPIBookmarks(%s) = %v, %v", old, bms, err)
+		}
+	}
+	if _, err := ParseAppAPIBookmarks([]byte(`[`)); err == nil {
+		t.Error("a broken state was accepted")
+	}
 }
