@@ -14,6 +14,11 @@
 // "listen": "" only emit (its reader), so a scheduler can load every
 // minute beside a receiver that stays up. `token` manages the token file
 // and `status` describes a spool directory and a running server.
+//
+// History: with app_api_key, a run also emits the App API streams
+// (deliveries, campaigns, ...): a reader goroutine (history.go) hands their
+// messages to the emit loop (history_emit.go), so that webhooks never wait
+// for the API.
 package tap
 
 import (
