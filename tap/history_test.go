@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,6 +291,7 @@ type gate struct {
 	URL  string
 	once sync.Once
 	open chan struct{}
+	held atomic.Int64 // requests that have waited at the gate
 }
 
 func newGate(t *testing.T, target string) *gate {
@@ -301,6 +303,7 @@ func newGate(t *testing.T, target string) *gate {
 	g := &gate{open: make(chan struct{})}
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.held.Add(1)
 		select {
 		case <-g.open:
 		case <-r.Context().Done():
@@ -422,5 +425,50 @@ func TestParseStateWithAppAPIBookmarks(t *testing.T) {
 	}
 	if _, err := ParseAppAPIBookmarks([]byte(`[`)); err == nil {
 		t.Error("a broken state was accepted")
+	}
+}
+
+// TestRunExitAfterIdleWaitsForTheAppAPIPass: exit_after_idle does not end
+// a run while its App API pass is under way (the API hangs); once the
+// pass is done, the run writes everything, a final STATE with the
+// bookmark, and exits by itself.
+func TestRunExitAfterIdleWaitsForTheAppAPIPass(t *testing.T) {
+	f := newAppFixture(t)
+	g := newGate(t, f.server.URL)
+	cfg := f.config(t, t.TempDir(), g.URL)
+	cfg.ExitAfterIdle = time.Millisecond
+	rt := startTapOptions(t, Options{Config: cfg, Selection: appSelection(t), AppAPIClock: f.clock})
+	waitReady(t, rt.base)
+	if code := post(t, rt.url, sentEvent("w1")); code != http.StatusOK {
+		t.Fatalf("webhook: %d", code)
+	}
+	rt.recordsUntilState(t, 1)
+	// Idle for far longer than exit_after_idle by now, with the pass held.
+	deadline := time.Now().Add(10 * time.Second)
+	for g.held.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the App API was never asked")
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+	g.release()
+	deliveries := 0
+	var last singer.Message
+	for deliveries < appDeliveries || last.Type != "STATE" {
+		last = rt.next(t)
+		if last.Type == "RECORD" && last.Stream == schemas.Deliveries {
+			deliveries++
+		}
+	}
+	select {
+	case err := <-rt.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not exit after its pass")
+	}
+	if _, ok := deliveriesBookmark(t, last.Value); !ok {
+		t.Fatalf("last STATE %s has no deliveries bookmark", last.Value)
 	}
 }
