@@ -37,15 +37,24 @@ type Metadata struct {
 
 // Discover returns the catalog of streams data and rejected, every stream
 // and field selected by default and the key fields automatic.
-func Discover() (Catalog, error) {
+func Discover() (Catalog, error) { return DiscoverFor(false) }
+
+// DiscoverFor is Discover, plus the App API streams (deliveries,
+// campaigns, ...) when appAPI is true: the tap reads them only when
+// app_api_key is set.
+func DiscoverFor(appAPI bool) (Catalog, error) {
 	var c Catalog
-	for _, name := range []string{schemas.Data, schemas.Rejected} {
+	names := []string{schemas.Data, schemas.Rejected}
+	if appAPI {
+		names = append(names, schemas.AppAPIStreams()...)
+	}
+	for _, name := range names {
 		raw, err := schemas.Load(name)
 		if err != nil {
 			return Catalog{}, err
 		}
 		keys := schemas.KeyProperties(name)
-		md, err := discoverMetadata(raw, keys)
+		md, err := discoverMetadata(raw, keys, replication(name))
 		if err != nil {
 			return Catalog{}, fmt.Errorf("stream %s: %w", name, err)
 		}
@@ -54,26 +63,49 @@ func Discover() (Catalog, error) {
 	return c, nil
 }
 
-func discoverMetadata(schema json.RawMessage, keys []string) ([]Metadata, error) {
+// replicationOf is how a stream is replicated, as its metadata says.
+type replicationOf struct {
+	method string // forced-replication-method
+	key    string // replication-key; "" for none
+}
+
+// replication describes stream name: the webhook streams are incremental
+// on the spool's offset (in the state, no field of the record);
+// deliveries is incremental on created; the name tables are read whole.
+func replication(name string) replicationOf {
+	switch name {
+	case schemas.Data, schemas.Rejected:
+		return replicationOf{method: "INCREMENTAL"}
+	case schemas.Deliveries:
+		return replicationOf{method: "INCREMENTAL", key: "created"}
+	}
+	return replicationOf{method: "FULL_TABLE"}
+}
+
+func discoverMetadata(schema json.RawMessage, keys []string, rep replicationOf) ([]Metadata, error) {
 	var root schemaNode
 	if err := json.Unmarshal(schema, &root); err != nil {
 		return nil, fmt.Errorf("decoding schema: %w", err)
 	}
-	md := []Metadata{{
-		Breadcrumb: []string{},
-		Metadata: map[string]any{
-			"table-key-properties":      keys,
-			"forced-replication-method": "INCREMENTAL",
-			"valid-replication-keys":    []string{},
-			"inclusion":                 "available",
-			"selected-by-default":       true,
-			"selected":                  true,
-		},
-	}}
+	stream := map[string]any{
+		"table-key-properties":      keys,
+		"forced-replication-method": rep.method,
+		"valid-replication-keys":    []string{},
+		"inclusion":                 "available",
+		"selected-by-default":       true,
+		"selected":                  true,
+	}
+	// Keys and the replication key are always kept (Singer: "automatic").
 	isKey := map[string]bool{}
 	for _, k := range keys {
 		isKey[k] = true
 	}
+	if rep.key != "" {
+		stream["valid-replication-keys"] = []string{rep.key}
+		stream["replication-key"] = rep.key
+		isKey[rep.key] = true
+	}
+	md := []Metadata{{Breadcrumb: []string{}, Metadata: stream}}
 	var walk func(prefix []string, n schemaNode, top bool)
 	walk = func(prefix []string, n schemaNode, top bool) {
 		for _, name := range sortedKeys(n.Properties) {

@@ -171,3 +171,79 @@ func TestParse(t *testing.T) {
 		t.Error("garbage was accepted")
 	}
 }
+
+// TestDiscoverAppAPIStreams: with the App API, the five streams are there,
+// keyed on id and selected by default, deliveries incremental on created
+// and the name tables full; a field deselected in them is pruned.
+func TestDiscoverAppAPIStreams(t *testing.T) {
+	c, err := DiscoverFor(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"data": "INCREMENTAL", "rejected": "INCREMENTAL", "deliveries": "INCREMENTAL",
+		"campaigns": "FULL_TABLE", "broadcasts": "FULL_TABLE", "newsletters": "FULL_TABLE", "transactional_messages": "FULL_TABLE"}
+	if len(c.Streams) != len(want) {
+		t.Fatalf("got %d streams, want %d", len(c.Streams), len(want))
+	}
+	for _, s := range c.Streams {
+		root := indexMetadata(s.Metadata)[""]
+		if root["forced-replication-method"] != want[s.Stream] || root["selected"] != true {
+			t.Errorf("%s: %v", s.Stream, root)
+		}
+		if s.Stream == "data" || s.Stream == "rejected" {
+			continue
+		}
+		if !reflect.DeepEqual(s.KeyProperties, []string{"id"}) || !reflect.DeepEqual(root["table-key-properties"], []string{"id"}) {
+			t.Errorf("%s: key %v / %v", s.Stream, s.KeyProperties, root["table-key-properties"])
+		}
+		rk, hasRK := root["replication-key"]
+		if s.Stream == "deliveries" {
+			if rk != "created" || !reflect.DeepEqual(root["valid-replication-keys"], []string{"created"}) {
+				t.Errorf("deliveries: replication key %v, valid %v", rk, root["valid-replication-keys"])
+			}
+			if inc := indexMetadata(s.Metadata)["properties\x00created"]["inclusion"]; inc != "automatic" {
+				t.Errorf("deliveries.created inclusion %v, want automatic", inc)
+			}
+		} else if hasRK {
+			t.Errorf("%s: full table with replication key %v", s.Stream, rk)
+		}
+	}
+
+	// Deselect deliveries.recipient and the whole campaigns stream; try to
+	// deselect deliveries.created (automatic: stays).
+	for i, s := range c.Streams {
+		for j, m := range s.Metadata {
+			crumb := strings.Join(m.Breadcrumb, ".")
+			if (s.Stream == "deliveries" && (crumb == "properties.recipient" || crumb == "properties.created")) ||
+				(s.Stream == "campaigns" && crumb == "") {
+				c.Streams[i].Metadata[j].Metadata["selected"] = false
+			}
+		}
+	}
+	sel, err := c.Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sel["campaigns"]; ok {
+		t.Error("deselected stream campaigns is selected")
+	}
+	d, ok := sel["deliveries"]
+	if !ok {
+		t.Fatal("deliveries not selected")
+	}
+	if !reflect.DeepEqual(d.Drop, [][]string{{"recipient"}}) {
+		t.Errorf("deliveries drops %v, want recipient only", d.Drop)
+	}
+	if bytes.Contains(d.Schema, []byte(`"recipient"`)) || !bytes.Contains(d.Schema, []byte(`"created"`)) {
+		t.Error("deliveries schema still has recipient, or lost created")
+	}
+
+	// Without the App API the default selection is the webhook streams.
+	def, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def) != 2 {
+		t.Errorf("default selection has %d streams, want data and rejected", len(def))
+	}
+}

@@ -26,9 +26,13 @@ type Selection struct {
 // "selected-by-default", then the parent decides. Streams this tap does not
 // produce are ignored.
 func (c Catalog) Select() (map[string]Selection, error) {
+	known := map[string]bool{schemas.Data: true, schemas.Rejected: true}
+	for _, name := range schemas.AppAPIStreams() {
+		known[name] = true
+	}
 	out := map[string]Selection{}
 	for _, s := range c.Streams {
-		if s.Stream != schemas.Data && s.Stream != schemas.Rejected {
+		if !known[s.Stream] {
 			continue
 		}
 		md := indexMetadata(s.Metadata)
@@ -44,6 +48,9 @@ func (c Catalog) Select() (map[string]Selection, error) {
 		for _, k := range keys {
 			isKey[k] = true
 		}
+		if rk := replication(s.Stream).key; rk != "" {
+			isKey[rk] = true // the replication key is automatic too
+		}
 		var drop [][]string
 		prune(schema, nil, nil, md, isKey, &drop)
 		raw, err := marshalCompact(schema)
@@ -56,8 +63,11 @@ func (c Catalog) Select() (map[string]Selection, error) {
 }
 
 // Default is the selection without a --catalog: both streams, every field.
-func Default() (map[string]Selection, error) {
-	c, err := Discover()
+func Default() (map[string]Selection, error) { return DefaultFor(false) }
+
+// DefaultFor is Default, with the App API streams when appAPI is true.
+func DefaultFor(appAPI bool) (map[string]Selection, error) {
+	c, err := DiscoverFor(appAPI)
 	if err != nil {
 		return nil, err
 	}

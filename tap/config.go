@@ -17,6 +17,7 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
 	"github.com/cio-singer/tap-customerio-webhook/internal/jsonconfig"
+	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -44,6 +45,21 @@ type Config struct {
 	StateInterval    time.Duration
 	ExitAfterIdle    time.Duration
 	LogLevel         zerolog.Level
+	// AppAPI reads the history webhooks never sent (streams deliveries,
+	// campaigns, ...) when its Key is set.
+	AppAPI AppAPIConfig
+}
+
+// AppAPIConfig configures the App API streams (package tap/appapi).
+type AppAPIConfig struct {
+	Key    string // secret; "" reads nothing
+	Region string // "us" or "eu"
+	URL    string // overrides the region's base URL
+	// StartDate is where the first run of deliveries begins; zero takes
+	// appapi's default.
+	StartDate time.Time
+	Lookback  time.Duration
+	Interval  time.Duration
 }
 
 // setting is one config key: how --about describes it and how its JSON
@@ -122,18 +138,45 @@ func settings() []setting {
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxInflightBytes, 1) }},
 		{about.Setting{Name: "state_interval", Type: "string", Default: "1s",
 			Description: "How often, at most, a STATE message is written while records flow."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeDuration(raw, &c.StateInterval); err != nil {
-					return err
-				}
-				if c.StateInterval <= 0 {
-					return errors.New("must be positive")
-				}
-				return nil
-			}},
+			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.StateInterval) }},
 		{about.Setting{Name: "exit_after_idle", Type: "string", Default: "0s",
 			Description: `When > 0, exit cleanly (final STATE, exit 0) after this long with nothing new to emit; "0s" runs until SIGTERM.`},
 			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.ExitAfterIdle) }},
+		{about.Setting{Name: "app_api_key", Type: "string", Secret: true,
+			Description: "Customer.io App API key (Settings > API Credentials > App API Keys). When set, runs also emit the streams deliveries, campaigns, broadcasts, newsletters and transactional_messages read from the App API."},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.AppAPI.Key) }},
+		{about.Setting{Name: "app_api_region", Type: "string", Default: "us",
+			Description: "Region of the Customer.io account: us (api.customer.io) or eu (api-eu.customer.io)."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.AppAPI.Region); err != nil {
+					return err
+				}
+				c.AppAPI.Region = strings.ToLower(strings.TrimSpace(c.AppAPI.Region))
+				if c.AppAPI.Region != "us" && c.AppAPI.Region != "eu" {
+					return fmt.Errorf("%q is neither us nor eu", c.AppAPI.Region)
+				}
+				return nil
+			}},
+		{about.Setting{Name: "app_api_url", Type: "string",
+			Description: "Base URL of the App API (e.g. https://proxy.example.com/v1); overrides app_api_region. For proxies and tests."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.AppAPI.URL); err != nil {
+					return err
+				}
+				if _, err := appapi.BaseURL("", c.AppAPI.URL); err != nil {
+					return errors.New("is not an http(s) URL") // never quote it: it may hold credentials
+				}
+				return nil
+			}},
+		{about.Setting{Name: "app_api_start_date", Type: "string",
+			Description: `Where the first run reads deliveries from: an RFC 3339 date-time or a date ("2025-01-31"); empty: the 180 days the API keeps by default.`},
+			func(c *Config, raw json.RawMessage) error { return decodeStartDate(raw, &c.AppAPI.StartDate) }},
+		{about.Setting{Name: "app_api_lookback", Type: "string", Default: "168h",
+			Description: "Each run reads deliveries again from this long before its bookmark, because their metrics (opened, clicked, ...) keep arriving for days."},
+			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.AppAPI.Lookback) }},
+		{about.Setting{Name: "app_api_interval", Type: "string", Default: "1h",
+			Description: "How often a run that keeps running reads the App API streams again."},
+			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.AppAPI.Interval) }},
 		{about.Setting{Name: "log_level", Type: "string", Default: "info",
 			Description: "trace, debug, info, warn or error. Logs are JSON on stderr."},
 			func(c *Config, raw json.RawMessage) error {
@@ -259,6 +302,14 @@ func contradictions(c Config) []error {
 	if c.SignatureMaxAge > 0 && len(c.SigningKeys) == 0 {
 		bad("signature_max_age", "has no effect without signing_keys: no signature is checked")
 	}
+	if c.AppAPI.Key == "" {
+		if c.AppAPI.URL != "" {
+			bad("app_api_url", "has no effect without app_api_key: the App API is not read")
+		}
+		if !c.AppAPI.StartDate.IsZero() {
+			bad("app_api_start_date", "has no effect without app_api_key: the App API is not read")
+		}
+	}
 	return errs
 }
 
@@ -349,6 +400,40 @@ func decodeDuration(raw json.RawMessage, dst *time.Duration) error {
 		return errors.New("must not be negative")
 	}
 	*dst = d
+	return nil
+}
+
+func decodePositiveDuration(raw json.RawMessage, dst *time.Duration) error {
+	if err := decodeDuration(raw, dst); err != nil {
+		return err
+	}
+	if *dst <= 0 {
+		return errors.New("must be positive")
+	}
+	return nil
+}
+
+// decodeStartDate accepts an RFC 3339 date-time or a date (midnight UTC);
+// "" leaves dst zero.
+func decodeStartDate(raw json.RawMessage, dst *time.Time) error {
+	var s string
+	if err := decodeString(raw, &s); err != nil {
+		return err
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return fmt.Errorf(`%q is neither an RFC 3339 date-time ("2025-01-31T00:00:00Z") nor a date ("2025-01-31")`, s)
+		}
+	}
+	if t.After(time.Now()) {
+		return fmt.Errorf("%q is in the future", s)
+	}
+	*dst = t
 	return nil
 }
 

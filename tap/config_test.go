@@ -179,3 +179,55 @@ func TestReadmeSettingsTable(t *testing.T) {
 		t.Fatalf("README.md lacks the current settings table; paste the output of `tap-customerio-webhook --about --format markdown`:\n%s", table)
 	}
 }
+
+func TestLoadConfigAppAPI(t *testing.T) {
+	base := `{"webhook_tokens":["` + testToken + `"]`
+	cfg, err := LoadConfig(strings.NewReader(base+`}`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.AppAPI; a.Key != "" || a.Region != "us" || a.URL != "" || !a.StartDate.IsZero() || a.Lookback != 168*time.Hour || a.Interval != time.Hour {
+		t.Fatalf("defaults = %+v", a)
+	}
+	cfg, err = LoadConfig(strings.NewReader(base+`,"app_api_key":"k","app_api_region":"EU","app_api_url":"http://127.0.0.1:9/v1",
+		"app_api_start_date":"2025-01-31","app_api_lookback":"48h","app_api_interval":"15m"}`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AppAPIConfig{Key: "k", Region: "eu", URL: "http://127.0.0.1:9/v1", StartDate: time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC),
+		Lookback: 48 * time.Hour, Interval: 15 * time.Minute}
+	if cfg.AppAPI != want {
+		t.Fatalf("got %+v, want %+v", cfg.AppAPI, want)
+	}
+	cfg, err = LoadConfig(strings.NewReader(base+`,"app_api_key":"k","app_api_start_date":"2025-01-31T12:00:00+02:00"}`), noEnv)
+	if err != nil || cfg.AppAPI.StartDate.Unix() != time.Date(2025, 1, 31, 10, 0, 0, 0, time.UTC).Unix() {
+		t.Fatalf("date-time start: %v %v", cfg.AppAPI.StartDate, err)
+	}
+
+	const secret = "sk-very-secret-app-api-key"
+	for _, tc := range []struct{ config, wantKey string }{
+		{`,"app_api_key":"` + secret + `","app_api_region":"asia"}`, `app_api_region: "asia" is neither us nor eu`},
+		{`,"app_api_key":"` + secret + `","app_api_url":"ftp://x"}`, "app_api_url: is not an http(s) URL"},
+		{`,"app_api_key":"` + secret + `","app_api_start_date":"last week"}`, "app_api_start_date: \"last week\" is neither an RFC 3339"},
+		{`,"app_api_key":"` + secret + `","app_api_start_date":"2999-01-01"}`, "app_api_start_date: \"2999-01-01\" is in the future"},
+		{`,"app_api_key":"` + secret + `","app_api_lookback":"0s"}`, "app_api_lookback: must be positive"},
+		{`,"app_api_key":"` + secret + `","app_api_interval":"often"}`, "app_api_interval:"},
+		{`,"app_api_key":7}`, "app_api_key: must be a string"},
+		{`,"app_api_url":"http://127.0.0.1:9/v1"}`, "app_api_url: has no effect without app_api_key"},
+		{`,"app_api_start_date":"2025-01-31"}`, "app_api_start_date: has no effect without app_api_key"},
+	} {
+		_, err := LoadConfig(strings.NewReader(base+tc.config), noEnv)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantKey) {
+			t.Errorf("%s: error = %v, want a ConfigError naming %q", tc.config, err, tc.wantKey)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error leaks the key", tc.config)
+		}
+	}
+	env := map[string]string{EnvPrefix + "APP_API_KEY": secret, EnvPrefix + "APP_API_REGION": "eu"}
+	cfg, err = LoadConfig(strings.NewReader(base+`}`), func(k string) string { return env[k] })
+	if err != nil || cfg.AppAPI.Key != secret || cfg.AppAPI.Region != "eu" {
+		t.Fatalf("from the environment: %+v %v", cfg.AppAPI, err)
+	}
+}

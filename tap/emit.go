@@ -49,6 +49,8 @@ type emitter struct {
 	// keepWithheld durably keeps a body withheld from stream rejected
 	// before its record is written; nil keeps nothing (tests).
 	keepWithheld func(rejectionID string, body []byte) error
+	// history writes the App API streams (history_emit.go); nil without.
+	history *historyOut
 }
 
 func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
@@ -151,13 +153,14 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 // them, and flushes. It writes nothing when nothing changed since the last.
 func (e *emitter) writeState() error {
 	e.lastState = e.now()
-	if e.wroteState && e.stated == e.emitted {
+	if e.wroteState && e.stated == e.emitted && !e.history.changed() {
 		return e.w.Flush()
 	}
-	if err := e.w.WriteState(encodeState(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID})); err != nil {
+	if err := e.w.WriteState(encodeState(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID}, e.history.bookmarks())); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
 	e.stated, e.wroteState = e.emitted, true
+	e.history.stated()
 	if e.onState != nil {
 		e.onState(e.emitted)
 	}
@@ -165,7 +168,7 @@ func (e *emitter) writeState() error {
 }
 
 // statePending reports whether records were handled since the last STATE.
-func (e *emitter) statePending() bool { return e.emitted != e.stated }
+func (e *emitter) statePending() bool { return e.emitted != e.stated || e.history.changed() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -24,7 +24,7 @@ const Name = "tap-customerio-webhook"
 func Info() about.Info {
 	return about.Info{
 		Name:         Name,
-		Description:  "Singer tap that receives Customer.io reporting webhooks, keeps each one durably in a local spool before answering 200, and emits them on stream data (key event_id).",
+		Description:  "Singer tap that receives Customer.io reporting webhooks, keeps each one durably in a local spool before answering 200, and emits them on stream data (key event_id); with app_api_key, also the history read from the App API (deliveries, campaigns, broadcasts, newsletters, transactional_messages).",
 		Capabilities: []string{"catalog", "discover", "state", "about"},
 		Settings:     Settings(),
 		EnvPrefix:    EnvPrefix,
@@ -83,7 +83,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	if *discover {
-		c, err := catalog.Discover()
+		c, err := catalog.DiscoverFor(cfg.AppAPI.Key != "")
 		if err == nil {
 			err = c.Write(stdout)
 		}
@@ -122,10 +122,13 @@ func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
 		if opts.State, err = ParseState(raw); err != nil {
 			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}
+		if opts.AppAPIBookmarks, err = ParseAppAPIBookmarks(raw); err != nil {
+			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
+		}
 	}
 	var err error
 	if catalogPath == "" {
-		opts.Selection, err = catalog.Default()
+		opts.Selection, err = catalog.DefaultFor(cfg.AppAPI.Key != "")
 		return opts, err
 	}
 	f, err := os.Open(catalogPath)

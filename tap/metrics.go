@@ -30,6 +30,8 @@ type metrics struct {
 	// perToken counts webhooks by token id; nil without a server.
 	perToken *tokenStats
 	em       *emitter // nil when this process does not emit (serve)
+	// history has the App API figures; nil when it is not read.
+	history *historyStats
 	// emitted returns the offset emitted so far and whether it is known:
 	// this process's emitter, or the progress file a loader run wrote.
 	emitted func() (uint64, bool)
@@ -110,12 +112,15 @@ func (m *metrics) write(w io.Writer) {
 		writeFamily(w, "backlog_oldest_age_seconds", "gauge", "Age of the oldest record not emitted yet; 0 when none.", sample{value: age})
 	}
 	if m.em != nil {
-		writeFamily(w, "records_emitted_total", "counter", "Singer RECORD messages written, by stream.",
-			sample{fmt.Sprintf("stream=%q", schemas.Data), float64(m.em.dataCount.Load())},
-			sample{fmt.Sprintf("stream=%q", schemas.Rejected), float64(m.em.rejectedCount.Load())})
+		records := append([]sample{
+			{fmt.Sprintf("stream=%q", schemas.Data), float64(m.em.dataCount.Load())},
+			{fmt.Sprintf("stream=%q", schemas.Rejected), float64(m.em.rejectedCount.Load())},
+		}, m.history.recordSamples()...)
+		writeFamily(w, "records_emitted_total", "counter", "Singer RECORD messages written, by stream.", records...)
 		writeFamily(w, "rejected_bodies_total", "counter", "Acknowledged bodies that are not valid events (stream rejected).",
 			sample{value: float64(m.em.badBodies.Load())})
 	}
+	m.history.write(w)
 }
 
 func heldRecords(st spool.Stats) uint64 {

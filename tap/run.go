@@ -14,10 +14,16 @@
 // "listen": "" only emit (its reader), so a scheduler can load every
 // minute beside a receiver that stays up. `token` manages the token file
 // and `status` describes a spool directory and a running server.
+//
+// History: with app_api_key, a run also emits the App API streams
+// (deliveries, campaigns, ...): a reader goroutine (history.go) hands their
+// messages to the emit loop (history_emit.go), so that webhooks never wait
+// for the API.
 package tap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +36,7 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
@@ -51,6 +58,12 @@ type Options struct {
 	// TokenPoll is how often the token file is checked for changes
 	// (default 1s).
 	TokenPoll time.Duration
+	// AppAPIBookmarks are the App API streams' bookmarks from --state
+	// (ParseAppAPIBookmarks); nil on a first run.
+	AppAPIBookmarks map[string]json.RawMessage
+	// AppAPIClock, when set, paces the App API client (tests give it a
+	// virtual clock so that retries take no time).
+	AppAPIClock appapi.Clock
 }
 
 // Run receives and emits until ctx ends (SIGTERM), exit_after_idle passes
@@ -99,13 +112,21 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	m := &metrics{now: time.Now, sp: sp, em: em, emitted: func() (uint64, bool) { return em.handled.Load(), true }}
+	// The App API is read in its own goroutine: webhooks are answered and
+	// emitted whatever it does.
+	hist, err := startHistory(ctx, o, em, m)
+	if err != nil {
+		return err
+	}
 	rr, err := startReceiver(ctx, cfg, sp, o, m)
 	if err != nil {
+		hist.stop()
 		return err
 	}
 	stop := func() {
 		rr.shutdown(o.Log)
 		_ = sp.CloseWriter()
+		hist.stop()
 	}
 	o.Log.Info().Uint64("offset", start).Str("spool_dir", cfg.SpoolDir).Msg("emitting spooled webhooks")
 
@@ -115,6 +136,11 @@ func Run(ctx context.Context, o Options) error {
 	stop()
 	if err != nil {
 		return err // stdout broke or the spool failed: no final STATE for what was not written
+	}
+	// What the App API reader handed over is complete up to its last
+	// bookmark: write it.
+	if err := em.drainHistory(); err != nil {
+		return err
 	}
 	// Everything acknowledged before the server stopped is durable: emit it.
 	for {
@@ -250,6 +276,11 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
 	lastActivity := time.Now()
 	for {
+		if took, err := em.writeHistory(); err != nil {
+			return err
+		} else if took {
+			lastActivity = time.Now()
+		}
 		rec, ok, err := r.TryNext()
 		if err != nil {
 			return fmt.Errorf("reading spool: %w", err)
@@ -261,7 +292,9 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 			lastActivity = time.Now()
 			continue
 		}
-		if untilCaughtUp {
+		// A run that ends by itself waits for the App API pass under way.
+		historyBusy := em.historyBusy()
+		if untilCaughtUp && !historyBusy {
 			return nil
 		}
 		// Caught up: let the target see what was written, and cover it
@@ -285,7 +318,7 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 			return errors.New("http server stopped")
 		default:
 		}
-		if idle > 0 {
+		if idle > 0 && !historyBusy {
 			untilIdle := time.Until(lastActivity.Add(idle))
 			if untilIdle <= 0 {
 				log.Info().Dur("exit_after_idle", idle).Msg("idle: exiting")
@@ -293,7 +326,7 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 			}
 			wait = min(wait, untilIdle)
 		}
-		waitCtx, cancel := context.WithTimeout(ctx, wait)
+		waitCtx, cancel := em.historyWait(ctx, wait, historyBusy)
 		rec, err = r.Next(waitCtx)
 		cancel()
 		switch {
@@ -304,8 +337,9 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 			lastActivity = time.Now()
 		case ctx.Err() != nil:
 			return nil // shutting down
-		case errors.Is(err, context.DeadlineExceeded):
-			// a STATE is due, or the idle check at the top of the loop
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// a STATE is due, the idle check at the top of the loop, or
+			// App API messages to write
 		case errors.Is(err, spool.ErrClosed):
 			return nil
 		default:

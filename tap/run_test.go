@@ -42,6 +42,14 @@ func startTap(t *testing.T, cfg Config, state Bookmark, stdout io.Writer) *runni
 // startTapWith is startTap with a catalog selection of the test's own.
 func startTapWith(t *testing.T, cfg Config, state Bookmark, sel map[string]catalog.Selection, stdout io.Writer) *runningTap {
 	t.Helper()
+	return startTapOptions(t, Options{Config: cfg, State: state, Selection: sel, Stdout: stdout})
+}
+
+// startTapOptions starts Run with o, on a loopback listener of its own
+// and a test logger; a nil o.Stdout is read into rt.lines.
+func startTapOptions(t *testing.T, o Options) *runningTap {
+	t.Helper()
+	stdout := o.Stdout
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +75,8 @@ func startTapWith(t *testing.T, cfg Config, state Bookmark, sel map[string]catal
 	rt.cancel = cancel
 	rt.base = "http://" + ln.Addr().String()
 	rt.url = rt.base + "/webhook/" + testToken
-	go func() {
-		rt.done <- Run(ctx, Options{Config: cfg, State: state, Selection: sel, Stdout: stdout,
-			Log: zerolog.New(zerolog.NewTestWriter(t)), Listener: ln, TokenPoll: 20 * time.Millisecond})
-	}()
+	o.Stdout, o.Log, o.Listener, o.TokenPoll = stdout, zerolog.New(zerolog.NewTestWriter(t)), ln, 20*time.Millisecond
+	go func() { rt.done <- Run(ctx, o) }()
 	t.Cleanup(cancel)
 	return rt
 }

@@ -15,34 +15,46 @@ type Bookmark struct {
 	SpoolID     string `json:"spool_id,omitempty"`
 }
 
-// state is the STATE value. Both streams carry the same bookmark because
-// some targets (pipelinewise) copy only bookmarks.<stream> of the stream
-// they flushed; resuming from the lower of the two is always safe.
+// state is the STATE value. Both webhook streams carry the same bookmark
+// because some targets (pipelinewise) copy only bookmarks.<stream> of the
+// stream they flushed; resuming from the lower of the two is always safe.
+// The App API streams with a bookmark (deliveries: {"created": <Unix
+// seconds>}) carry their own, as package appapi wrote it.
 type state struct {
-	Bookmarks map[string]Bookmark `json:"bookmarks"`
+	Bookmarks map[string]json.RawMessage `json:"bookmarks"`
 }
 
-func encodeState(b Bookmark) json.RawMessage {
-	raw, _ := json.Marshal(state{Bookmarks: map[string]Bookmark{schemas.Data: b, schemas.Rejected: b}})
+// encodeState returns the STATE value for spool position b and the App API
+// streams' bookmarks.
+func encodeState(b Bookmark, appAPI map[string]json.RawMessage) json.RawMessage {
+	spool, _ := json.Marshal(b)
+	bms := make(map[string]json.RawMessage, 2+len(appAPI))
+	for stream, raw := range appAPI {
+		bms[stream] = raw
+	}
+	bms[schemas.Data], bms[schemas.Rejected] = spool, spool
+	raw, _ := json.Marshal(state{Bookmarks: bms}) // keys sorted: a stable line
 	return raw
 }
 
-// ParseState reads the --state value (the bare value a target printed).
-// An empty or null state starts from the beginning of the spool.
+// ParseState reads the spool position from the --state value (the bare
+// value a target printed). An empty or null state starts from the
+// beginning of the spool.
 func ParseState(raw []byte) (Bookmark, error) {
-	var st state
-	if len(raw) == 0 || string(raw) == "null" {
-		return Bookmark{}, nil
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return Bookmark{}, fmt.Errorf("decoding state: %w", err)
+	st, err := decodeState(raw)
+	if err != nil {
+		return Bookmark{}, err
 	}
 	var out Bookmark
 	found := false
 	for _, stream := range []string{schemas.Data, schemas.Rejected} {
-		b, ok := st.Bookmarks[stream]
+		rawBM, ok := st.Bookmarks[stream]
 		if !ok {
 			continue
+		}
+		var b Bookmark
+		if err := json.Unmarshal(rawBM, &b); err != nil {
+			return Bookmark{}, fmt.Errorf("decoding state: bookmark of %s: %w", stream, err)
 		}
 		if !found || b.SpoolOffset < out.SpoolOffset {
 			out = b
@@ -50,4 +62,35 @@ func ParseState(raw []byte) (Bookmark, error) {
 		found = true
 	}
 	return out, nil
+}
+
+// ParseAppAPIBookmarks returns the bookmarks of the App API streams in the
+// --state value, by stream; nil when there are none (a state written
+// before the App API streams, or without them).
+func ParseAppAPIBookmarks(raw []byte) (map[string]json.RawMessage, error) {
+	st, err := decodeState(raw)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]json.RawMessage
+	for _, stream := range schemas.AppAPIStreams() {
+		if b, ok := st.Bookmarks[stream]; ok && string(b) != "null" {
+			if out == nil {
+				out = map[string]json.RawMessage{}
+			}
+			out[stream] = b
+		}
+	}
+	return out, nil
+}
+
+func decodeState(raw []byte) (state, error) {
+	var st state
+	if len(raw) == 0 || string(raw) == "null" {
+		return st, nil
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return state{}, fmt.Errorf("decoding state: %w", err)
+	}
+	return st, nil
 }
