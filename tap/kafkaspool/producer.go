@@ -53,8 +53,8 @@ func NewProducer(cfg Config) (*Producer, error) {
 		// latency. Concurrent Appends still share requests.
 		kgo.ProducerLinger(0),
 		// Let kgo fail records it can safely fail once the caller has given
-		// up; Append's own deadline bounds the rest.
-		kgo.RecordDeliveryTimeout(cfg.ProduceTimeout),
+		// up (kgo allows no less than 1s); Append's own deadline bounds the rest.
+		kgo.RecordDeliveryTimeout(max(cfg.ProduceTimeout, time.Second)),
 	)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
