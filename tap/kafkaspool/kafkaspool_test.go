@@ -439,3 +439,44 @@ func TestClusterRestartKeepsAcknowledgedRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestOffsetOutOfRangeWhileFetchingIsAnError covers retention that strikes
+// after the loader listed the offsets: the fetch answers
+// OFFSET_OUT_OF_RANGE and the loader must not reset past the gap.
+func TestOffsetOutOfRangeWhileFetchingIsAnError(t *testing.T) {
+	tc := startCluster(t)
+	fake := tc.needFake(t)
+	cfg := tc.topic(t, 1, 3, 2)
+	appendBodies(t, newProducer(t, cfg), 1, 5)
+	fault := fake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: cfg.Topic, Err: kerr.OffsetOutOfRange, Count: -1})
+	defer fault.Remove()
+	_, err := Load(ctx(t), cfg, Position{Topic: cfg.Topic, Offsets: map[int32]int64{0: 3}}, func(r Record) error {
+		t.Errorf("emitted offset %d past a fetch that was out of range", r.Offset)
+		return nil
+	})
+	var gone *OffsetGoneError
+	if !errors.As(err, &gone) || gone.Partition != 0 || gone.Next != 3 || gone.Start != -1 {
+		t.Fatalf("Load: %v, want OffsetGoneError for partition 0 at 3 with no start past it", err)
+	}
+	if !strings.Contains(err.Error(), "partition 0: the next offset 3 is out of the partition's range") {
+		t.Errorf("error %q", err)
+	}
+}
+
+func TestReadyFollowsTheCluster(t *testing.T) {
+	tc := startCluster(t)
+	fake := tc.needFake(t)
+	cfg := tc.topic(t, 1, 3, 2)
+	cfg.ProduceTimeout = 500 * time.Millisecond
+	p := newProducer(t, cfg)
+	if err := p.Ready(); err != nil {
+		t.Fatalf("Ready with the cluster up: %v", err)
+	}
+	fake.Close()
+	if err := p.Ready(); err == nil {
+		t.Fatal("Ready with the cluster down")
+	}
+	if _, err := p.Append(context.Background(), []byte(`{}`), "tok"); err == nil {
+		t.Fatal("Append with the cluster down")
+	}
+}

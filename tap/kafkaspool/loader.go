@@ -42,17 +42,17 @@ type OffsetGoneError struct {
 	Topic     string
 	Partition int32
 	Next      int64 // the offset the position asked for
-	Start     int64 // the partition's first offset still held, when known (else -1)
+	Start     int64 // the partition's first offset still held when it is past Next, else -1
 }
 
 func (e *OffsetGoneError) Error() string {
-	start := "a later offset"
+	what := "is out of the partition's range (deleted by retention, or the log was truncated)"
 	if e.Start >= 0 {
-		start = "offset " + strconv.FormatInt(e.Start, 10)
+		what = fmt.Sprintf("was already deleted by retention (the partition now starts at offset %d)", e.Start)
 	}
-	return fmt.Sprintf("kafka topic %q partition %d: the next offset %d was already deleted by retention (the partition now starts at %s); "+
+	return fmt.Sprintf("kafka topic %q partition %d: the next offset %d %s; "+
 		"refusing to skip records: restore them or move the state past them on purpose",
-		e.Topic, e.Partition, e.Next, start)
+		e.Topic, e.Partition, e.Next, what)
 }
 
 // PartitionRange is the offsets a partition holds: [Start, End).
@@ -166,7 +166,7 @@ func Load(ctx context.Context, cfg Config, from Position, fn func(Record) error)
 	err = consume(ctx, cfg, starts, ends, &pos, fn)
 	var gone *OffsetGoneError
 	if errors.As(err, &gone) {
-		if r, rerr := partitionRanges(ctx, adm, info); rerr == nil {
+		if r, rerr := partitionRanges(ctx, adm, info); rerr == nil && r[gone.Partition].Start > gone.Next {
 			gone.Start = r[gone.Partition].Start
 		}
 	}

@@ -55,6 +55,11 @@ func NewProducer(cfg Config) (*Producer, error) {
 		// Let kgo fail records it can safely fail once the caller has given
 		// up (kgo allows no less than 1s); Append's own deadline bounds the rest.
 		kgo.RecordDeliveryTimeout(max(cfg.ProduceTimeout, time.Second)),
+		// A retriable produce error (NOT_ENOUGH_REPLICAS, a leader move)
+		// makes kgo refresh metadata before it retries, no sooner than this
+		// after the last refresh: kgo's 5s default would answer 503 for
+		// seconds after a blip that clears in milliseconds.
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
