@@ -33,7 +33,7 @@ type testCluster struct {
 
 var topicSeq atomic.Int64
 
-func startCluster(t *testing.T, opts ...kfake.Opt) *testCluster {
+func startCluster(t testing.TB, opts ...kfake.Opt) *testCluster {
 	t.Helper()
 	if env := os.Getenv(envBrokers); env != "" {
 		return &testCluster{brokers: strings.Split(env, ",")}
@@ -43,7 +43,7 @@ func startCluster(t *testing.T, opts ...kfake.Opt) *testCluster {
 	return tc
 }
 
-func (tc *testCluster) start(t *testing.T, opts ...kfake.Opt) {
+func (tc *testCluster) start(t testing.TB, opts ...kfake.Opt) {
 	t.Helper()
 	c, err := kfake.NewCluster(append(opts, kfake.DataDir(tc.dir))...)
 	if err != nil {
@@ -55,7 +55,7 @@ func (tc *testCluster) start(t *testing.T, opts ...kfake.Opt) {
 
 // restart closes the kfake cluster and reopens it on the same data
 // directory and ports: a whole-cluster restart.
-func (tc *testCluster) restart(t *testing.T) {
+func (tc *testCluster) restart(t testing.TB) {
 	t.Helper()
 	var ports []int
 	for _, a := range tc.brokers {
@@ -70,7 +70,7 @@ func (tc *testCluster) restart(t *testing.T) {
 	tc.start(t, kfake.Ports(ports...))
 }
 
-func (tc *testCluster) needFake(t *testing.T) *kfake.Cluster {
+func (tc *testCluster) needFake(t testing.TB) *kfake.Cluster {
 	t.Helper()
 	if tc.fake == nil {
 		t.Skipf("needs the in-process kfake cluster (unset %s)", envBrokers)
@@ -78,7 +78,7 @@ func (tc *testCluster) needFake(t *testing.T) *kfake.Cluster {
 	return tc.fake
 }
 
-func (tc *testCluster) admin(t *testing.T) *kadm.Client {
+func (tc *testCluster) admin(t testing.TB) *kadm.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.brokers...))
 	if err != nil {
@@ -89,7 +89,7 @@ func (tc *testCluster) admin(t *testing.T) *kadm.Client {
 }
 
 // topic creates a fresh topic and returns a Config for it.
-func (tc *testCluster) topic(t *testing.T, partitions int32, rf int16, minISR int) Config {
+func (tc *testCluster) topic(t testing.TB, partitions int32, rf int16, minISR int) Config {
 	t.Helper()
 	name := fmt.Sprintf("tap-test-%d-%d", time.Now().UnixNano(), topicSeq.Add(1))
 	isr := strconv.Itoa(minISR)
@@ -103,13 +103,13 @@ func (tc *testCluster) topic(t *testing.T, partitions int32, rf int16, minISR in
 	return Config{Brokers: tc.brokers, Topic: name, ProduceTimeout: 2 * time.Second}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
 
-func newProducer(t *testing.T, cfg Config) *Producer {
+func newProducer(t testing.TB, cfg Config) *Producer {
 	t.Helper()
 	p, err := NewProducer(cfg)
 	if err != nil {
@@ -120,7 +120,7 @@ func newProducer(t *testing.T, cfg Config) *Producer {
 }
 
 // loadAll runs Load and returns the records it emitted.
-func loadAll(t *testing.T, cfg Config, from Position) ([]Record, Position) {
+func loadAll(t testing.TB, cfg Config, from Position) ([]Record, Position) {
 	t.Helper()
 	var got []Record
 	pos, err := Load(ctx(t), cfg, from, func(r Record) error {
