@@ -111,6 +111,9 @@ func Serve(ctx context.Context, o Options) error {
 	m := &metrics{now: time.Now, sp: sp, emitted: func() (uint64, bool) {
 		p, ok := readProgress(sp.Dir(), sp.ID())
 		return p.Offset, ok
+	}, loaded: func() (uint64, bool) {
+		p, ok := readProgress(sp.Dir(), sp.ID())
+		return p.Loaded, ok
 	}}
 	if o.Listener == nil && cfg.Listen == "" {
 		return errors.New("serve needs listen")

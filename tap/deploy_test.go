@@ -59,12 +59,21 @@ func TestAlertRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The one-process tap, and serve beside a scheduled load: between them
+	// they expose every family.
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
 	waitReady(t, rt.base)
 	post(t, rt.url, sentEvent("a1"))
 	rt.recordsUntilState(t, 1)
 	_, body := scrape(t, rt.base)
 	rt.stop(t)
+	cfg := testConfig(t, t.TempDir())
+	base := startServe(t, cfg)
+	waitReady(t, base)
+	post(t, base+"/webhook/"+testToken, sentEvent("a2"))
+	load(t, cfg, Bookmark{})
+	_, served := scrape(t, base)
+	body += served
 	names := regexp.MustCompile(metricPrefix+`[a-z_]+`).FindAllString(string(rules), -1)
 	if len(names) == 0 {
 		t.Fatal("alerts.yml names no metric of the tap")

@@ -36,9 +36,13 @@ type metrics struct {
 	// this process's emitter, or the progress file a loader run wrote.
 	emitted func() (uint64, bool)
 
-	mu         sync.Mutex // guards the oldest-unemitted cache
-	oldestOff  uint64
-	oldestTime time.Time
+	// loaded returns the offset a target had committed when the last load
+	// run started; nil where the tap cannot know it (tap | target in one
+	// pipe: the target's state goes to its own stdout).
+	loaded func() (uint64, bool)
+
+	mu     sync.Mutex           // guards oldest
+	oldest map[uint64]time.Time // receive time of the first record after an offset
 }
 
 // sample is one line of a metric family.
@@ -103,13 +107,25 @@ func (m *metrics) write(w io.Writer) {
 		}
 		age := 0.0
 		if backlog > 0 {
-			if at, ok := m.oldestUnemitted(off); ok {
+			if at, ok := m.oldestAfter(off); ok {
 				age = max(0, m.now().Sub(at).Seconds())
 			}
 		}
 		writeFamily(w, "emitted_offset", "gauge", "Offset of the last record emitted as a Singer message.", sample{value: float64(off)})
 		writeFamily(w, "backlog_records", "gauge", "Durable records not emitted yet (an upper bound: offsets may skip).", sample{value: float64(backlog)})
 		writeFamily(w, "backlog_oldest_age_seconds", "gauge", "Age of the oldest record not emitted yet; 0 when none.", sample{value: age})
+	}
+	if m.loaded != nil {
+		if off, ok := m.loaded(); ok {
+			age := 0.0
+			if st.LastOffset > off {
+				if at, ok := m.oldestAfter(off); ok {
+					age = max(0, m.now().Sub(at).Seconds())
+				}
+			}
+			writeFamily(w, "loaded_offset", "gauge", "Offset a target had committed when the last load run started (its --state).", sample{value: float64(off)})
+			writeFamily(w, "unloaded_oldest_age_seconds", "gauge", "Age of the oldest record not known to be loaded (after loaded_offset); 0 when none.", sample{value: age})
+		}
 	}
 	if m.em != nil {
 		records := append([]sample{
@@ -130,13 +146,13 @@ func heldRecords(st spool.Stats) uint64 {
 	return st.LastOffset - st.FirstOffset + 1
 }
 
-// oldestUnemitted returns the receive time of the first record after off,
+// oldestAfter returns the receive time of the first record after off,
 // read once per offset.
-func (m *metrics) oldestUnemitted(off uint64) (time.Time, bool) {
+func (m *metrics) oldestAfter(off uint64) (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.oldestOff == off && !m.oldestTime.IsZero() {
-		return m.oldestTime, true
+	if at, ok := m.oldest[off]; ok {
+		return at, true
 	}
 	r, err := m.sp.NewReader(off)
 	if err != nil {
@@ -147,7 +163,10 @@ func (m *metrics) oldestUnemitted(off uint64) (time.Time, bool) {
 	if err != nil || !ok {
 		return time.Time{}, false
 	}
-	m.oldestOff, m.oldestTime = off, rec.ReceivedAt
+	if len(m.oldest) >= 4 || m.oldest == nil { // only the emitted and loaded offsets are asked for
+		m.oldest = map[uint64]time.Time{}
+	}
+	m.oldest[off] = rec.ReceivedAt
 	return rec.ReceivedAt, true
 }
 

@@ -155,3 +155,31 @@ func TestMetricsPerToken(t *testing.T) {
 	}
 	rt.stop(t)
 }
+
+// TestMetricsLoadedOffset: under serve with scheduled loads, /metrics says
+// how far a target had loaded when the last load run started (its
+// --state) and how old the oldest record past it is: a load run from an
+// empty state leaves everything unloaded as far as the tap knows; the next
+// run, from the target's state, moves loaded_offset and the age drops to 0.
+func TestMetricsLoadedOffset(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	base := startServe(t, cfg)
+	waitReady(t, base)
+	url := base + "/webhook/" + testToken
+	for _, id := range []string{"l1", "l2", "l3"} {
+		if code := post(t, url, sentEvent(id)); code != 200 {
+			t.Fatalf("POST %s: %d", id, code)
+		}
+	}
+	_, st := load(t, cfg, Bookmark{})
+	m, _ := scrape(t, base)
+	if m["loaded_offset"] != 0 || m["unloaded_oldest_age_seconds"] <= 0 || m["emitted_offset"] != 3 {
+		t.Fatalf("after a load from no state: loaded_offset %v, unloaded age %v, emitted %v; want 0, > 0, 3",
+			m["loaded_offset"], m["unloaded_oldest_age_seconds"], m["emitted_offset"])
+	}
+	load(t, cfg, st)
+	m, _ = scrape(t, base)
+	if m["loaded_offset"] != 3 || m["unloaded_oldest_age_seconds"] != 0 {
+		t.Fatalf("after a load from the state: loaded_offset %v, unloaded age %v; want 3, 0", m["loaded_offset"], m["unloaded_oldest_age_seconds"])
+	}
+}

@@ -14,8 +14,13 @@ import (
 const progressFileName = "emitted.json"
 
 type progress struct {
-	SpoolID string    `json:"spool_id"`
-	Offset  uint64    `json:"spool_offset"`
+	SpoolID string `json:"spool_id"`
+	Offset  uint64 `json:"spool_offset"`
+	// Loaded is the offset of the --state the run started from: what the
+	// target had committed when the run began, the most the tap can know
+	// of what is loaded. With scheduled loads it follows the target's
+	// state one run behind.
+	Loaded  uint64    `json:"loaded_offset"`
 	Updated time.Time `json:"updated"`
 }
 

@@ -107,10 +107,11 @@ func Run(ctx context.Context, o Options) error {
 	defer reader.Close()
 
 	em.onState = func(off uint64) {
-		if err := writeProgress(sp.Dir(), progress{SpoolID: sp.ID(), Offset: off, Updated: time.Now().UTC()}); err != nil {
+		if err := writeProgress(sp.Dir(), progress{SpoolID: sp.ID(), Offset: off, Loaded: start, Updated: time.Now().UTC()}); err != nil {
 			o.Log.Debug().Err(err).Msg("publishing progress")
 		}
 	}
+	em.onState(start) // what the target had loaded is known from the start
 	m := &metrics{now: time.Now, sp: sp, em: em, emitted: func() (uint64, bool) { return em.handled.Load(), true }}
 	// The App API is read in its own goroutine: webhooks are answered and
 	// emitted whatever it does.

@@ -12,6 +12,8 @@ import (
 const (
 	warnQuietToken = 30 * time.Minute // a token's last accepted webhook is older
 	warnBacklogAge = 15 * time.Minute // the oldest unemitted webhook is older
+	// warnUnloadedAge: the oldest webhook not known to be loaded is older.
+	warnUnloadedAge = 30 * time.Minute
 )
 
 // statusWarnings turns a scrape of /metrics into what a person should act
@@ -33,6 +35,10 @@ func statusWarnings(samples []parsedMetric) []string {
 			if s.value > 0 {
 				warns = append(warns, fmt.Sprintf("token %s: %s webhooks refused by the spool (503) since start: free space in spool_dir or raise spool_max_bytes; Customer.io retries them",
 					labelValue(s.labels, "token_id"), formatValue(s.value)))
+			}
+		case "unloaded_oldest_age_seconds":
+			if age := time.Duration(s.value * float64(time.Second)); age > warnUnloadedAge {
+				warns = append(warns, fmt.Sprintf("the oldest webhook after the state the last load started from was received %s ago: do scheduled loads run, and get the target's last state?", age.Round(time.Second)))
 			}
 		case "backlog_oldest_age_seconds":
 			if age := time.Duration(s.value * float64(time.Second)); age > warnBacklogAge {

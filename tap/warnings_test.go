@@ -24,6 +24,7 @@ tap_customerio_webhook_http_requests_total{code="413"} 1
 tap_customerio_webhook_webhook_last_accepted_age_seconds{token_id="cio"} 3700
 tap_customerio_webhook_webhooks_spool_refused_total{token_id="cio"} 4
 tap_customerio_webhook_backlog_oldest_age_seconds 1000
+tap_customerio_webhook_unloaded_oldest_age_seconds 2000
 `
 	samples, _ = parseExposition(sick)
 	got := strings.Join(statusWarnings(samples), "\n")
@@ -34,6 +35,7 @@ tap_customerio_webhook_backlog_oldest_age_seconds 1000
 		"token cio: last webhook accepted 1h1m40s ago",
 		"token cio: 4 webhooks refused by the spool",
 		"received 16m40s ago",
+		"the last load started from was received 33m20s ago",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings lack %q:\n%s", want, got)
