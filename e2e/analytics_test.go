@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
+	_ "modernc.org/sqlite"
 )
 
 // demoEvent is one generated webhook event and what the analyst's
@@ -194,29 +196,9 @@ func TestAnalyticsPostgres(t *testing.T) {
 	dir := t.TempDir()
 	cfg := map[string]any{"dsn": dsn, "default_target_schema": "customerio", "max_batch_age": "200ms"}
 	now := time.Now()
-	events := demoEvents(now)
-	for _, e := range events {
-		if e.delivery == "dlv-001" && e.metric == "sent" { // not opened otherwise
-			events = append(events, legacyOpen(e.at.Add(time.Hour), e.delivery, e.campaign))
-			break
-		}
-	}
-	p := startPipeline(t, dir, "target-postgres", cfg, "")
-	_, bodies := payloads(t)
-	bodies = append(bodies, channelSamples...)
-	for _, b := range bodies {
-		if code := do(t, "POST", p.tap.url(), b); code != 200 {
-			t.Fatalf("payload: %d", code)
-		}
-	}
-	for _, e := range events {
-		if code := do(t, "POST", p.tap.url(), e.body); code != 200 {
-			t.Fatalf("event: %d", code)
-		}
-	}
-	p.stop(t)
-	if got := psql(t, dsn, "select count(*) from customerio.data")[0]; got != strconv.Itoa(len(bodies)+len(events)) {
-		t.Fatalf("%s rows in data, want %d", got, len(bodies)+len(events))
+	events, posted := loadDemo(t, startPipeline(t, dir, "target-postgres", cfg, ""), now)
+	if got := psql(t, dsn, "select count(*) from customerio.data")[0]; got != strconv.Itoa(posted) {
+		t.Fatalf("%s rows in data, want %d", got, posted)
 	}
 
 	out := psqlFile(t, dsn, "webhook_views.sql") + psqlFile(t, dsn, "app_api_views.sql")
@@ -227,110 +209,12 @@ func TestAnalyticsPostgres(t *testing.T) {
 
 	t.Run("channels", func(t *testing.T) { checkChannelViews(t, dsn) })
 
-	thisWeek := func() time.Time {
-		u := now.UTC()
-		return time.Date(u.Year(), u.Month(), u.Day()-(int(u.Weekday())+6)%7, 0, 0, 0, 0, time.UTC)
-	}()
-	monthAgo := now.Add(-30 * 24 * time.Hour)
-
-	t.Run("open rate by campaign last week", func(t *testing.T) {
-		sent := map[int64]map[string]bool{}
-		opened := map[string]bool{}
-		for _, e := range events {
-			switch {
-			case e.metric == "sent" && e.campaign != 0 && !e.at.Before(thisWeek.AddDate(0, 0, -7)) && e.at.Before(thisWeek):
-				if sent[e.campaign] == nil {
-					sent[e.campaign] = map[string]bool{}
-				}
-				sent[e.campaign][e.delivery] = true
-			case e.metric == "opened":
-				opened[e.delivery] = true
-			}
-		}
-		rows := psqlUTC(t, dsn, readmeQuery(t, "-- PostgreSQL: open rate by campaign, last week"))
-		checkOpenRates(t, rows, sent, opened)
-	})
-
-	t.Run("bounces by domain", func(t *testing.T) {
-		type counts struct{ sent, bounced int }
-		byDomain := map[string]*counts{}
-		for _, e := range events {
-			if e.domain == "" || e.at.Before(monthAgo) {
-				continue
-			}
-			if byDomain[e.domain] == nil {
-				byDomain[e.domain] = &counts{}
-			}
-			switch e.metric {
-			case "sent":
-				byDomain[e.domain].sent++
-			case "bounced":
-				byDomain[e.domain].bounced++
-			}
-		}
-		var want []string
-		for d, c := range byDomain {
-			if c.bounced > 0 {
-				want = append(want, fmt.Sprintf("%s\t%d\t%d\t%.3f", d, c.sent, c.bounced, 100*float64(c.bounced)/float64(c.sent)))
-			}
-		}
-		sort.Slice(want, func(i, j int) bool {
-			a, b := strings.Split(want[i], "\t"), strings.Split(want[j], "\t")
-			ba, _ := strconv.Atoi(a[2])
-			bb, _ := strconv.Atoi(b[2])
-			if ba != bb {
-				return ba > bb
-			}
-			return a[0] < b[0]
+	want := expectedAnswers(t, events, now)
+	for _, q := range analystQuestions {
+		t.Run(q, func(t *testing.T) {
+			checkRows(t, psqlUTC(t, dsn, readmeQuery(t, "-- PostgreSQL: "+q)), want[q])
 		})
-		rows := psqlUTC(t, dsn, readmeQuery(t, "-- PostgreSQL: bounces by recipient domain, last 30 days"))
-		checkRows(t, rows, want)
-	})
-
-	t.Run("time from sent to first click", func(t *testing.T) {
-		sentAt := map[string]demoEvent{}
-		firstClick := map[string]time.Time{}
-		for _, e := range events {
-			switch e.metric {
-			case "sent":
-				sentAt[e.delivery] = e
-			case "clicked":
-				if c, ok := firstClick[e.delivery]; !ok || e.at.Before(c) {
-					firstClick[e.delivery] = e.at
-				}
-			}
-		}
-		minutes := map[int64][]float64{}
-		for d, c := range firstClick {
-			s := sentAt[d]
-			if !s.at.Before(monthAgo) {
-				minutes[s.campaign] = append(minutes[s.campaign], c.Sub(s.at).Minutes())
-			}
-		}
-		var want []string
-		for campaign, m := range minutes {
-			sort.Float64s(m)
-			median := m[len(m)/2]
-			if len(m)%2 == 0 {
-				median = (m[len(m)/2-1] + m[len(m)/2]) / 2
-			}
-			var sum float64
-			for _, x := range m {
-				sum += x
-			}
-			id := strconv.FormatInt(campaign, 10)
-			if campaign == 0 {
-				id = "~" // sorts last, as NULLS LAST; printed as ""
-			}
-			want = append(want, fmt.Sprintf("%s\t%d\t%.3f\t%.3f", id, len(m), median, sum/float64(len(m))))
-		}
-		sort.Strings(want)
-		for i := range want {
-			want[i] = strings.TrimPrefix(want[i], "~")
-		}
-		rows := psqlUTC(t, dsn, readmeQuery(t, "-- PostgreSQL: time from sent to first click, by campaign, last 30 days"))
-		checkRows(t, rows, want)
-	})
+	}
 
 	t.Run("deliveries joined to names", func(t *testing.T) {
 		n101 := 0
@@ -343,28 +227,241 @@ func TestAnalyticsPostgres(t *testing.T) {
 	})
 }
 
-// checkOpenRates compares campaign_id, sent, opened, open_rate_pct rows.
-func checkOpenRates(t *testing.T, rows []string, sent map[int64]map[string]bool, opened map[string]bool) {
+// The README's questions, by the title of their SQL blocks after
+// "-- PostgreSQL: " or "-- SQLite: ".
+const (
+	qOpenRate   = "open rate by campaign, last week"
+	qBounces    = "bounces by recipient domain, last 30 days"
+	qFirstClick = "time from sent to first click, by campaign, last 30 days"
+)
+
+var analystQuestions = []string{qOpenRate, qBounces, qFirstClick}
+
+// expectedAnswers computes the rows each question must return from the
+// generated events alone, as tab-separated text; numbers with a decimal
+// point are compared to 0.05 (the queries round to one decimal). "Last
+// week" is the UTC calendar week (Monday to Monday) before now's.
+func expectedAnswers(t *testing.T, events []demoEvent, now time.Time) map[string][]string {
 	t.Helper()
-	var want []string
-	var ids []int64
-	for c := range sent {
-		ids = append(ids, c)
+	u := now.UTC()
+	thisWeek := time.Date(u.Year(), u.Month(), u.Day()-(int(u.Weekday())+6)%7, 0, 0, 0, 0, time.UTC)
+	lastWeek := thisWeek.AddDate(0, 0, -7)
+	monthAgo := now.Add(-30 * 24 * time.Hour)
+	want := map[string][]string{}
+
+	sentLastWeek := map[int64]map[string]bool{}
+	opened := map[string]bool{}
+	type counts struct{ sent, bounced int }
+	byDomain := map[string]*counts{}
+	sent := map[string]demoEvent{}
+	firstClick := map[string]time.Time{}
+	for _, e := range events {
+		switch e.metric {
+		case "sent":
+			sent[e.delivery] = e
+			if e.campaign != 0 && !e.at.Before(lastWeek) && e.at.Before(thisWeek) {
+				if sentLastWeek[e.campaign] == nil {
+					sentLastWeek[e.campaign] = map[string]bool{}
+				}
+				sentLastWeek[e.campaign][e.delivery] = true
+			}
+		case "opened":
+			opened[e.delivery] = true
+		case "clicked":
+			if c, ok := firstClick[e.delivery]; !ok || e.at.Before(c) {
+				firstClick[e.delivery] = e.at
+			}
+		}
+		if e.domain != "" && !e.at.Before(monthAgo) && (e.metric == "sent" || e.metric == "bounced") {
+			if byDomain[e.domain] == nil {
+				byDomain[e.domain] = &counts{}
+			}
+			if e.metric == "sent" {
+				byDomain[e.domain].sent++
+			} else {
+				byDomain[e.domain].bounced++
+			}
+		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, c := range ids {
+
+	var campaigns []int64
+	for c := range sentLastWeek {
+		campaigns = append(campaigns, c)
+	}
+	sort.Slice(campaigns, func(i, j int) bool { return campaigns[i] < campaigns[j] })
+	for _, c := range campaigns {
 		o := 0
-		for d := range sent[c] {
+		for d := range sentLastWeek[c] {
 			if opened[d] {
 				o++
 			}
 		}
-		want = append(want, fmt.Sprintf("%d\t%d\t%d\t%.3f", c, len(sent[c]), o, 100*float64(o)/float64(len(sent[c]))))
+		n := len(sentLastWeek[c])
+		want[qOpenRate] = append(want[qOpenRate], fmt.Sprintf("%d\t%d\t%d\t%.3f", c, n, o, 100*float64(o)/float64(n)))
 	}
-	if len(want) != 2 {
-		t.Fatalf("generator: %d campaigns last week, want 2 (101, 102)", len(want))
+
+	var domains []string
+	for d, c := range byDomain {
+		if c.bounced > 0 {
+			domains = append(domains, d)
+		}
 	}
-	checkRows(t, rows, want)
+	sort.Slice(domains, func(i, j int) bool {
+		a, b := byDomain[domains[i]], byDomain[domains[j]]
+		if a.bounced != b.bounced {
+			return a.bounced > b.bounced
+		}
+		return domains[i] < domains[j]
+	})
+	for _, d := range domains {
+		c := byDomain[d]
+		want[qBounces] = append(want[qBounces], fmt.Sprintf("%s\t%d\t%d\t%.3f", d, c.sent, c.bounced, 100*float64(c.bounced)/float64(c.sent)))
+	}
+
+	minutes := map[int64][]float64{}
+	for d, c := range firstClick {
+		if s := sent[d]; !s.at.Before(monthAgo) {
+			minutes[s.campaign] = append(minutes[s.campaign], c.Sub(s.at).Minutes())
+		}
+	}
+	campaigns = campaigns[:0]
+	for c := range minutes {
+		campaigns = append(campaigns, c)
+	}
+	sort.Slice(campaigns, func(i, j int) bool { // campaign 0 (none: NULL) last
+		return campaigns[j] == 0 || campaigns[i] != 0 && campaigns[i] < campaigns[j]
+	})
+	for _, c := range campaigns {
+		m := minutes[c]
+		sort.Float64s(m)
+		median := (m[(len(m)-1)/2] + m[len(m)/2]) / 2
+		var sum float64
+		for _, x := range m {
+			sum += x
+		}
+		id := ""
+		if c != 0 {
+			id = strconv.FormatInt(c, 10)
+		}
+		want[qFirstClick] = append(want[qFirstClick], fmt.Sprintf("%s\t%d\t%.3f\t%.3f", id, len(m), median, sum/float64(len(m))))
+	}
+	if len(want[qOpenRate]) != 2 || len(want[qBounces]) < 3 || len(want[qFirstClick]) < 2 {
+		t.Fatalf("the generator no longer covers the questions: %q", want)
+	}
+	return want
+}
+
+// loadDemo posts the sample payloads, channelSamples and the generated
+// events through the pipeline and stops it; it returns the generated events
+// and how many bodies were posted.
+func loadDemo(t *testing.T, p *pipeline, now time.Time) ([]demoEvent, int) {
+	t.Helper()
+	events := demoEvents(now)
+	for _, e := range events {
+		if e.delivery == "dlv-001" && e.metric == "sent" { // not opened otherwise
+			events = append(events, legacyOpen(e.at.Add(time.Hour), e.delivery, e.campaign))
+			break
+		}
+	}
+	_, bodies := payloads(t)
+	bodies = append(bodies, channelSamples...)
+	for _, e := range events {
+		bodies = append(bodies, e.body)
+	}
+	for _, b := range bodies {
+		if code := do(t, "POST", p.tap.url(), b); code != 200 {
+			t.Fatalf("POST: %d", code)
+		}
+	}
+	p.stop(t)
+	return events, len(bodies)
+}
+
+// TestAnalyticsSQLite: the same demo data through tap | target-sqlite, the
+// SQLite views applied, and the README's SQLite questions checked.
+func TestAnalyticsSQLite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "customerio.db")
+	now := time.Now()
+	events, posted := loadDemo(t, startPipeline(t, dir, "target-sqlite", map[string]any{"database": path, "max_batch_age": "200ms"}, ""), now)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	views, err := os.ReadFile(filepath.Join("..", "analytics", "sqlite", "webhook_views.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent
+		if _, err := db.Exec(string(views)); err != nil {
+			t.Fatalf("applying the SQLite views: %v", err)
+		}
+	}
+	if got := sqliteRows(t, db, "select count(*), count(occurred_at) from cio_events"); len(got) != 1 || got[0] != fmt.Sprintf("%d\t%d", posted, posted-1) {
+		t.Errorf("cio_events rows, with a time: %q; want %d, %d (one timestamp is not a number)", got, posted, posted-1)
+	}
+	checks := map[string]string{
+		"select recipient_address, recipient_domain, campaign_id, delivery_id, legacy_format from cio_email where event_id = '01CA7XKQ3H5J7L9N1Q3S5U7W9Y'": "rita.gomes@example.com\texample.com\t14\tZI6aBAABYpQ0dWx0ZXN0MDAwMQ\t1",
+		"select device_id, device_platform, device_count, broadcast_id from cio_push":                                                                      "fcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e\tandroid\t1\t9",
+		"select device_index, device_id from cio_push_devices":                                                                                             "1\tfcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e",
+		"select object_type, replied_to from cio_sms where event_id = 's-whatsapp'":                                                                        "whatsapp\t+15550199999",
+		"select tracked_response, link_id from cio_in_app":                                                                                                 "upgrade_now\t2",
+		"select href, occurred_unix from cio_webhook":                                                                                                      "https://example.com/h\t1727900000",
+		"select failure_message, occurred_at from cio_slack":                                                                                               "channel_not_found\t2024-10-02 20:13:21",
+		"select group_concat(metric, ',') from (select metric from cio_customer order by metric)":                                                          "cio_subscription_preferences_changed,subscribed",
+	}
+	for q, want := range checks {
+		if got := sqliteRows(t, db, q); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %q, want %q", q, got, want)
+		}
+	}
+	want := expectedAnswers(t, events, now)
+	for _, q := range analystQuestions {
+		t.Run(q, func(t *testing.T) {
+			checkRows(t, sqliteRows(t, db, readmeQuery(t, "-- SQLite: "+q)), want[q])
+		})
+	}
+}
+
+// sqliteRows runs query and returns its rows as tab-separated text, NULL
+// as "", as psql -At prints them.
+func sqliteRows(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fields := make([]string, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case nil:
+			case []byte:
+				fields[i] = string(v)
+			case float64:
+				fields[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			default:
+				fields[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, strings.Join(fields, "\t"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // checkRows compares tab-separated rows; a want field with a decimal point
