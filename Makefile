@@ -21,10 +21,11 @@ run: build ## receive webhooks on 127.0.0.1:8080 and load them into ./customerio
 
 PGDSN  ?=
 SCHEMA ?= customerio
+PSQL   ?= psql
 views: ## create or replace the analytics views in PostgreSQL: make views PGDSN=postgresql://... [SCHEMA=customerio]
 	@test -n "$(PGDSN)" || { echo 'make views: set PGDSN (a libpq URL or key=value string)'; exit 2; }
-	psql "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/webhook_views.sql
-	psql "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/app_api_views.sql
+	$(PSQL) "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/webhook_views.sql
+	$(PSQL) "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/app_api_views.sql
 
 test: ## every test, including PostgreSQL integration tests (starts a throwaway cluster)
 	$(GO) vet ./...

@@ -134,17 +134,16 @@ func readmeQuery(t *testing.T, title string) string {
 	return body[:end]
 }
 
-// psqlFile runs psql -f over an analytics file and returns its output.
-func psqlFile(t *testing.T, dsn, file string) string {
+// makeViews runs `make views` as the README says, with the harness's psql.
+func makeViews(t *testing.T, dsn string) string {
 	t.Helper()
 	path, err := pg.Tool("psql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(path, dsn, "-X", "-v", "ON_ERROR_STOP=1", "-v", "schema=customerio",
-		"-f", filepath.Join("..", "analytics", "postgres", file)).CombinedOutput()
+	out, err := exec.Command("make", "-C", "..", "--no-print-directory", "views", "PGDSN="+dsn, "SCHEMA=customerio", "PSQL="+path).CombinedOutput()
 	if err != nil {
-		t.Fatalf("psql -f %s: %v\n%s", file, err, out)
+		t.Fatalf("make views: %v\n%s", err, out)
 	}
 	return string(out)
 }
@@ -201,11 +200,10 @@ func TestAnalyticsPostgres(t *testing.T) {
 		t.Fatalf("%s rows in data, want %d", got, posted)
 	}
 
-	out := psqlFile(t, dsn, "webhook_views.sql") + psqlFile(t, dsn, "app_api_views.sql")
-	if !strings.Contains(out, "notice: no App API tables") {
-		t.Errorf("app_api_views.sql without the tables said:\n%s", out)
+	if out := makeViews(t, dsn); !strings.Contains(out, "notice: no App API tables") {
+		t.Errorf("make views without the App API tables said:\n%s", out)
 	}
-	psqlFile(t, dsn, "webhook_views.sql") // idempotent
+	makeViews(t, dsn) // idempotent
 
 	t.Run("channels", func(t *testing.T) { checkChannelViews(t, dsn) })
 
@@ -590,8 +588,8 @@ func checkDeliveries(t *testing.T, dsn string, cfg map[string]any, eventsOfCampa
 			d["id"], d["type"], name, created+1, opened, clicked, d["customer_identifiers"].(map[string]any)["cio_id"]))
 	}
 	loadSinger(t, cfg, msgs)
-	if out := psqlFile(t, dsn, "app_api_views.sql"); strings.Contains(out, "notice") {
-		t.Fatalf("app_api_views.sql with the tables said:\n%s", out)
+	if out := makeViews(t, dsn); strings.Contains(out, "notice") {
+		t.Fatalf("make views with the App API tables said:\n%s", out)
 	}
 	got := psql(t, dsn, `select delivery_id, channel, coalesce(message_name, ''), extract(epoch from sent_at)::bigint,
 		coalesce(extract(epoch from opened_at)::bigint::text, ''), coalesce(extract(epoch from clicked_at)::bigint::text, ''), cio_id, recipient_domain
