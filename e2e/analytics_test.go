@@ -156,7 +156,7 @@ func psqlUTC(t *testing.T, dsn, query string) []string {
 }
 
 // loadSinger pipes messages into the real target-postgres binary.
-func loadSinger(t *testing.T, cfg map[string]any, messages []map[string]any) {
+func loadSinger(t *testing.T, target string, cfg map[string]any, messages []map[string]any) {
 	t.Helper()
 	var in bytes.Buffer
 	for _, m := range messages {
@@ -165,10 +165,10 @@ func loadSinger(t *testing.T, cfg map[string]any, messages []map[string]any) {
 	}
 	path := filepath.Join(t.TempDir(), "target.json")
 	writeJSON(t, path, cfg)
-	cmd := exec.Command(filepath.Join(bin, "target-postgres"), "--config", path)
+	cmd := exec.Command(filepath.Join(bin, target), "--config", path)
 	cmd.Stdin = &in
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("target-postgres: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", target, err, out)
 	}
 }
 
@@ -215,13 +215,7 @@ func TestAnalyticsPostgres(t *testing.T) {
 	}
 
 	t.Run("deliveries joined to names", func(t *testing.T) {
-		n101 := 0
-		for _, e := range events {
-			if e.campaign == 101 {
-				n101++
-			}
-		}
-		checkDeliveries(t, dsn, cfg, n101)
+		checkDeliveries(t, dsn, cfg, eventsOfCampaign(events, 101))
 	})
 }
 
@@ -420,6 +414,24 @@ func TestAnalyticsSQLite(t *testing.T) {
 			checkRows(t, sqliteRows(t, db, readmeQuery(t, "-- SQLite: "+q)), want[q])
 		})
 	}
+
+	t.Run("deliveries joined to names", func(t *testing.T) {
+		msgs, want := appAPIDemo(t)
+		loadSinger(t, "target-sqlite", map[string]any{"database": path}, msgs)
+		views, err := os.ReadFile(filepath.Join("..", "analytics", "sqlite", "app_api_views.sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(views)); err != nil {
+			t.Fatalf("applying the SQLite App API views: %v", err)
+		}
+		epoch := func(col string) string { return "cast(strftime('%s', " + col + ") as integer)" }
+		checkRows(t, sqliteRows(t, db, fmt.Sprintf(deliveriesQuery, epoch("sent_at"), epoch("opened_at"), epoch("clicked_at"), "")), want)
+		n := eventsOfCampaign(events, 101)
+		if got := sqliteRows(t, db, "select count(*) from cio_events_named where campaign_name = 'Welcome series'"); got[0] != strconv.Itoa(n) {
+			t.Errorf("cio_events_named: %s events of Welcome series, want %d", got[0], n)
+		}
+	})
 }
 
 // sqliteRows runs query and returns its rows as tab-separated text, NULL
@@ -541,17 +553,18 @@ func checkChannelViews(t *testing.T, dsn string) {
 	}
 }
 
-// checkDeliveries loads App API streams shaped like the tap's (records as
-// appapitest serves them) into target-postgres, applies app_api_views.sql
-// again, and reads cio_deliveries and cio_events_named.
-func checkDeliveries(t *testing.T, dsn string, cfg map[string]any, eventsOfCampaign101 int) {
+// appAPIDemo returns Singer messages of the App API streams shaped like the
+// tap's (deliveries as appapitest serves them, with a campaign, a
+// broadcast, a newsletter and an unknown campaign), and the rows expected
+// from deliveriesQuery over cio_deliveries.
+func appAPIDemo(t *testing.T) (msgs []map[string]any, want []string) {
+	t.Helper()
 	names := map[string][]map[string]any{
 		schemas.Campaigns:             {{"id": 101, "name": "Welcome series", "type": "segment"}, {"id": 102, "name": "Winback"}},
 		schemas.Broadcasts:            {{"id": 9, "name": "Flash sale"}},
 		schemas.Newsletters:           {{"id": 5, "name": "November news"}},
 		schemas.TransactionalMessages: {{"id": 3, "name": "Password reset"}},
 	}
-	var msgs []map[string]any
 	for _, stream := range schemas.AppAPIStreams() {
 		msgs = append(msgs, schemaMessage(t, stream))
 		for _, r := range names[stream] {
@@ -563,7 +576,6 @@ func checkDeliveries(t *testing.T, dsn string, cfg map[string]any, eventsOfCampa
 		{"campaign_id": 101}, {"campaign_id": nil, "broadcast_id": 9, "action_id": 3},
 		{"campaign_id": nil, "newsletter_id": 5, "action_id": nil, "content_id": 2}, {"campaign_id": 999},
 	}
-	var want []string
 	for i, raw := range appapitest.Deliveries(4, from, from.Add(3*time.Hour)) {
 		var d map[string]any
 		if err := json.Unmarshal(raw, &d); err != nil {
@@ -587,14 +599,35 @@ func checkDeliveries(t *testing.T, dsn string, cfg map[string]any, eventsOfCampa
 		want = append(want, fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s\t%s\texample.com",
 			d["id"], d["type"], name, created+1, opened, clicked, d["customer_identifiers"].(map[string]any)["cio_id"]))
 	}
-	loadSinger(t, cfg, msgs)
+	return msgs, want
+}
+
+func eventsOfCampaign(events []demoEvent, campaign int64) int {
+	n := 0
+	for _, e := range events {
+		if e.campaign == campaign {
+			n++
+		}
+	}
+	return n
+}
+
+// deliveriesQuery reads cio_deliveries with times as Unix seconds; %s is
+// the warehouse's expression for the Unix seconds of a column.
+const deliveriesQuery = `select delivery_id, channel, coalesce(message_name, ''), %[1]s,
+	coalesce(cast(%[2]s as text), ''), coalesce(cast(%[3]s as text), ''), cio_id, recipient_domain
+	from %[4]scio_deliveries order by delivery_id`
+
+// checkDeliveries loads appAPIDemo into target-postgres, applies the views
+// again, and reads cio_deliveries and cio_events_named.
+func checkDeliveries(t *testing.T, dsn string, cfg map[string]any, eventsOfCampaign101 int) {
+	msgs, want := appAPIDemo(t)
+	loadSinger(t, "target-postgres", cfg, msgs)
 	if out := makeViews(t, dsn); strings.Contains(out, "notice") {
 		t.Fatalf("make views with the App API tables said:\n%s", out)
 	}
-	got := psql(t, dsn, `select delivery_id, channel, coalesce(message_name, ''), extract(epoch from sent_at)::bigint,
-		coalesce(extract(epoch from opened_at)::bigint::text, ''), coalesce(extract(epoch from clicked_at)::bigint::text, ''), cio_id, recipient_domain
-		from customerio.cio_deliveries order by delivery_id`)
-	checkRows(t, got, want)
+	epoch := func(col string) string { return "extract(epoch from " + col + ")::bigint" }
+	checkRows(t, psql(t, dsn, fmt.Sprintf(deliveriesQuery, epoch("sent_at"), epoch("opened_at"), epoch("clicked_at"), "customerio.")), want)
 	if got := psql(t, dsn, "select count(*) from customerio.cio_events_named where campaign_name = 'Welcome series'"); got[0] != strconv.Itoa(eventsOfCampaign101) {
 		t.Errorf("cio_events_named: %s events of Welcome series, want %d", got[0], eventsOfCampaign101)
 	}
