@@ -390,12 +390,12 @@ func TestAnalyticsSQLite(t *testing.T) {
 			t.Fatalf("applying the SQLite views: %v", err)
 		}
 	}
-	if got := sqliteRows(t, db, "select count(*), count(occurred_at) from cio_events"); len(got) != 1 || got[0] != fmt.Sprintf("%d\t%d", posted, posted-1) {
-		t.Errorf("cio_events rows, with a time: %q; want %d, %d (one timestamp is not a number)", got, posted, posted-1)
+	if got := sqliteRows(t, db, "select count(*), count(occurred_at) from cio_events"); len(got) != 1 || got[0] != fmt.Sprintf("%d\t%d", posted, posted-2) {
+		t.Errorf("cio_events rows, with a time: %q; want %d, %d (two timestamps are not Unix seconds)", got, posted, posted-2)
 	}
 	checks := map[string]string{
 		"select recipient_address, recipient_domain, campaign_id, delivery_id, legacy_format from cio_email where event_id = '01CA7XKQ3H5J7L9N1Q3S5U7W9Y'": "rita.gomes@example.com\texample.com\t14\tZI6aBAABYpQ0dWx0ZXN0MDAwMQ\t1",
-		"select device_id, device_platform, device_count, broadcast_id from cio_push":                                                                      "fcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e\tandroid\t1\t9",
+		"select device_id, device_platform, device_count, broadcast_id from cio_push where event_id <> 's-hostile'":                                        "fcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e\tandroid\t1\t9",
 		"select device_index, device_id from cio_push_devices":                                                                                             "1\tfcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e",
 		"select object_type, replied_to from cio_sms where event_id = 's-whatsapp'":                                                                        "whatsapp\t+15550199999",
 		"select tracked_response, link_id from cio_in_app":                                                                                                 "upgrade_now\t2",
@@ -503,6 +503,7 @@ var channelSamples = [][]byte{
 	[]byte(`{"event_id":"s-webhook","object_type":"webhook","metric":"clicked","timestamp":1727900000,"data":{"campaign_id":4,"action_id":9,"delivery_id":"w1","identifiers":{"id":"u1"},"recipient":"https://hooks.example.com/x","href":"https://example.com/h","link_id":5}}`),
 	[]byte(`{"event_id":"s-slack","object_type":"slack","metric":"failed","timestamp":"1727900001","data":{"broadcast_id":3,"trigger_id":8,"action_id":9,"delivery_id":"s1","identifiers":{"id":"u2"},"failure_message":"channel_not_found"}}`),
 	[]byte(`{"event_id":"s-whatsapp","object_type":"whatsapp","metric":"replied","timestamp":1727900002,"data":{"campaign_id":4,"action_id":9,"delivery_id":"wa1","identifiers":{"id":"u3"},"recipient":"+15550100000","to":"+15550199999","inbound_event_id":"in-1"}}`),
+	[]byte(`{"event_id":"s-hostile","object_type":"push","metric":"sent","timestamp":99999999999999,"data":{"recipients":[],"campaign_id":"x","link_id":"12x","transactional_message_id":"tm-abc"}}`),
 	[]byte(`{"event_id":"s-bad-ts","object_type":"email","metric":"sent","timestamp":"invalid timestamp format","data":{"campaign_id":"x","delivery_id":"b1","recipient":"a@b.example"}}`),
 }
 
@@ -518,6 +519,7 @@ func checkChannelViews(t *testing.T, dsn string) {
 		{"cio_email", "s-bad-ts", "occurred_at is null, campaign_id is null, recipient_domain", "t\tt\tb.example"},
 		{"cio_push", "01J9D3H0VZ2BE5H7K9M1P3R5TW", "metric, broadcast_id, trigger_id, device_count, device_id, device_platform, cio_id",
 			"delivered\t9\t41\t1\tfcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e\tandroid\td5a3b1000abc"},
+		{"cio_push", "s-hostile", "occurred_at is null, campaign_id is null, link_id is null, transactional_message_id is null, device_count = 0, device_id is null", "t\tt\tt\tt\tt\tt"},
 		{"cio_push_devices", "01J9D3H0VZ2BE5H7K9M1P3R5TW", "device_index, device_id, device_platform", "1\tfcm-token-3f9a1c7e0b2d4f6a8c0e2b4d6f8a0c2e\tandroid"},
 		{"cio_email", "01J9E5K2XB4DG7J9M1P3R5T7VY", "", ""}, // sms
 		{"cio_sms", "01J9E5K2XB4DG7J9M1P3R5T7VY", "metric, recipient, failure_message, campaign_id", "bounced\t+15550104477\tTwilio Error 30006: Landline or unreachable carrier\t33"},
