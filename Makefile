@@ -1,6 +1,6 @@
 # tap-customerio-webhook: a Singer tap for Customer.io reporting webhooks,
 # and the Singer targets target-postgres and target-sqlite.
-.PHONY: help build run test test-race test-faults fuzz fuzz-pipeline bench golden fmt vet tidy-check clean
+.PHONY: help build run views test test-race test-faults fuzz fuzz-pipeline bench golden fmt vet tidy-check clean
 
 GO       ?= go
 BIN      ?= bin
@@ -20,6 +20,14 @@ build: ## build every binary into bin/
 
 run: build ## receive webhooks on 127.0.0.1:8080 and load them into ./customerio.db
 	@scripts/run-demo.sh
+
+PGDSN  ?=
+SCHEMA ?= customerio
+PSQL   ?= psql
+views: ## create or replace the analytics views in PostgreSQL: make views PGDSN=postgresql://... [SCHEMA=customerio]
+	@test -n "$(PGDSN)" || { echo 'make views: set PGDSN (a libpq URL or key=value string)'; exit 2; }
+	$(PSQL) "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/webhook_views.sql
+	$(PSQL) "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/app_api_views.sql
 
 test: ## every test, including PostgreSQL integration tests (starts a throwaway cluster)
 	$(GO) vet ./...
