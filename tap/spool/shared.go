@@ -48,8 +48,8 @@ type position struct {
 	durable uint64 // highest durable offset
 }
 
-func (p position) encode() []byte {
-	b := make([]byte, publishedSize)
+// encodeTo encodes p into b, which holds publishedSize bytes, and returns b.
+func (p position) encodeTo(b []byte) []byte {
 	binary.LittleEndian.PutUint64(b[0:], p.first)
 	binary.LittleEndian.PutUint64(b[8:], uint64(p.size))
 	binary.LittleEndian.PutUint64(b[16:], p.durable)
@@ -76,6 +76,7 @@ type shared struct {
 	pubMu    sync.Mutex // serialises publish: the writer after each commit, and publishLoop
 	pub      File       // writer: DURABLE, rewritten in place; nil if it could not be opened
 	last     position
+	pubBuf   [publishedSize]byte // what publish writes; reused, so a commit allocates nothing for it
 	stop     chan struct{}
 	done     chan struct{}
 	sync     *SyncHistogram
@@ -124,7 +125,7 @@ func (s *Spool) publish() {
 	if p == sh.last {
 		return
 	}
-	if _, err := sh.pub.WriteAt(p.encode(), 0); err != nil {
+	if _, err := sh.pub.WriteAt(p.encodeTo(sh.pubBuf[:]), 0); err != nil {
 		s.log.Warn().Err(err).Msg("publishing durable position for readers")
 		return
 	}
