@@ -152,23 +152,21 @@ func newShared() *shared {
 	return &shared{stop: make(chan struct{}), done: make(chan struct{}), sync: &SyncHistogram{}}
 }
 
-// publishLoop publishes every durable advance (the writer also publishes after each group
-// commit; this covers the rest) and forgets released segments, until the writer closes.
+// publishLoop forgets released segments and publishes what a failed publish of the writer
+// left stale, until the writer exits. It does not wake on every durable advance: the writer
+// publishes after each group commit itself, and a wake-up here per batch was one more
+// goroutine switch per fsync for nothing.
 func (s *Spool) publishLoop() {
 	sh := s.shared
 	defer close(sh.done)
 	tick := time.NewTicker(forgetPoll)
 	defer tick.Stop()
 	for {
-		s.mu.Lock()
-		changed, closed := s.durableCh, s.writerClosed
-		s.mu.Unlock()
 		s.publish()
-		if closed {
-			return
-		}
 		select {
-		case <-changed:
+		case <-s.writerDone:
+			s.publish()
+			return
 		case <-tick.C:
 			s.forgetReleased()
 		case <-sh.stop:
