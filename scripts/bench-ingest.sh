@@ -10,6 +10,9 @@
 # Then: the tap's peak RSS while its spool fills with unemitted events
 # (stdout is a pipe nobody reads).
 # Usage: scripts/bench-ingest.sh [seconds] [connections] [rounds]   (make bench runs it)
+# BASE_BIN=dir adds rows "serve@base" and "tap@base" measured with the binaries in dir (say a
+# build of main), in turn with this tree's in every round, for a before/after in one sitting.
+# FILL_SECS=0 skips the peak-RSS run.
 # Needs: wrk (Debian package wrk), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,17 +45,20 @@ for round in $(seq "$rounds"); do
   echo "noop $(load http://127.0.0.1:$port_noop)" >> "$work/results"
   kill $pid; wait $pid 2>/dev/null || true
 
-  rm -rf "$work/spool"
-  bin/tap-customerio-webhook serve --config "$work/tap.json" & pid=$!
-  wait_ready http://127.0.0.1:$port_tap/readyz
-  echo "serve $(load http://127.0.0.1:$port_tap)" >> "$work/results"
-  kill -TERM $pid; wait $pid
+  for bin in ${BASE_BIN:+"$BASE_BIN"} bin; do
+    suffix=; [ "$bin" = bin ] || suffix=@base
+    rm -rf "$work/spool"
+    "$bin/tap-customerio-webhook" serve --config "$work/tap.json" & pid=$!
+    wait_ready http://127.0.0.1:$port_tap/readyz
+    echo "serve$suffix $(load http://127.0.0.1:$port_tap)" >> "$work/results"
+    kill -TERM $pid; wait $pid
 
-  rm -rf "$work/spool"
-  bin/tap-customerio-webhook --config "$work/tap.json" | cat > /dev/null & pid=$!
-  wait_ready http://127.0.0.1:$port_tap/readyz
-  echo "tap $(load http://127.0.0.1:$port_tap)" >> "$work/results"
-  pkill -TERM -f "tap-customerio-webhook --config $work/tap.json" || true; wait $pid
+    rm -rf "$work/spool"
+    "$bin/tap-customerio-webhook" --config "$work/tap.json" | cat > /dev/null & pid=$!
+    wait_ready http://127.0.0.1:$port_tap/readyz
+    echo "tap$suffix $(load http://127.0.0.1:$port_tap)" >> "$work/results"
+    pkill -TERM -f "tap-customerio-webhook --config $work/tap.json" || true; wait $pid
+  done
   echo "round $round done" >&2
 done
 python3 - "$work/results" <<'PY'
@@ -63,15 +69,18 @@ for line in open(sys.argv[1]):
     runs.setdefault(name, []).append(json.loads(js))
 med = lambda rs, f: statistics.median(f(r) for r in rs)
 base = med(runs["noop"], lambda r: r["rps"])
-print(f"{'server':<8} {'req/s (median)':>15} {'x noop':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'errors':>7}  rounds' req/s")
-for name in ("noop", "serve", "tap"):
+print(f"{'server':<10} {'req/s (median)':>15} {'x noop':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8} {'errors':>7}  rounds' req/s")
+for name in ("noop", "serve@base", "serve", "tap@base", "tap"):
+    if name not in runs:
+        continue
     rs = runs[name]
     rps = med(rs, lambda r: r["rps"])
-    print(f"{name:<8} {rps:>15.0f} {rps/base:>7.2f} {med(rs, lambda r: r['latency_ms']['p50']):>7.2f} "
+    print(f"{name:<10} {rps:>15.0f} {rps/base:>7.2f} {med(rs, lambda r: r['latency_ms']['p50']):>7.2f} "
           f"{med(rs, lambda r: r['latency_ms']['p99']):>7.2f} {sum(r['non_2xx'] for r in rs):>8} "
           f"{sum(r['socket_errors'] for r in rs):>7}  {' '.join('%.0f' % r['rps'] for r in rs)}")
 PY
 rm -rf "$work/spool"
+[ "$fill_secs" -gt 0 ] || exit 0
 
 mkfifo "$work/out"
 bin/tap-customerio-webhook --config "$work/tap.json" > "$work/out" & tap=$!

@@ -241,7 +241,15 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 			grew = true
 			continue
 		}
-		if inner, ok := v.(map[string]any); ok && d.learnObject(sub, inner, prefix+k+".") {
+		inner, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		var innerPrefix string
+		if len(d.drop) > 0 { // names are built only to look deselected fields up
+			innerPrefix = prefix + k + "."
+		}
+		if d.learnObject(sub, inner, innerPrefix) {
 			grew = true
 		}
 	}

@@ -98,7 +98,7 @@ func (m *metrics) write(w io.Writer) {
 		sample{value: float64(heldRecords(st))})
 	writeFamily(w, "spool_durable_offset", "gauge", "Offset of the last record written and fsynced.", sample{value: float64(st.LastOffset)})
 	if h, ok := spoolSyncHistogram(m.sp); ok {
-		writeHistogram(w, "spool_fsync_duration_seconds", "Time the spool's group-commit fsyncs took.", h)
+		writeHistogram(w, "spool_fsync_duration_seconds", "Time each spool group commit took to write and fsync its batch (one pwritev2 with RWF_DSYNC on Linux).", h)
 	}
 	if off, ok := m.emitted(); ok {
 		backlog := uint64(0)

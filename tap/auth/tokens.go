@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // MinTokenLength is the shortest plain token accepted: 32 characters from
@@ -33,11 +34,34 @@ const hashedPrefix = "sha256:"
 const idContext = "tap-customerio-webhook token id:"
 
 // TokenSet holds the configured webhook path tokens (config key
-// webhook_tokens). It is immutable after [ParseTokens] and so safe for
-// concurrent use; to rotate tokens, parse a new set and swap it in.
+// webhook_tokens). Its entries are fixed by [ParseTokens] and it is safe
+// for concurrent use; to rotate tokens, parse a new set and swap it in.
 type TokenSet struct {
 	hashes [][sha256.Size]byte
 	ids    []string
+	// seen holds, per entry, the token that last matched it, padded to a
+	// fixed length (see padToken), so that the next request with it is
+	// matched by a constant-time compare instead of a SHA-256 (every
+	// webhook of a sender carries the same token).
+	seen []atomic.Pointer[paddedToken]
+}
+
+// maxSeenToken is the longest token Match remembers; longer ones (which
+// Customer.io never sends) are hashed on every request.
+const maxSeenToken = 95
+
+// paddedToken is a token of up to maxSeenToken bytes, zero-padded, with
+// its length in the last byte, so that comparing two of them takes the
+// same time whatever their lengths and contents.
+type paddedToken [maxSeenToken + 1]byte
+
+func padToken(token []byte) (p paddedToken, ok bool) {
+	if len(token) > maxSeenToken {
+		return p, false
+	}
+	copy(p[:], token)
+	p[maxSeenToken] = byte(len(token))
+	return p, true
 }
 
 // ParseTokens builds a TokenSet from config entries. Each entry is either a
@@ -68,6 +92,7 @@ func ParseTokens(entries []string) (*TokenSet, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	t.seen = make([]atomic.Pointer[paddedToken], len(t.hashes))
 	return t, nil
 }
 
@@ -117,21 +142,40 @@ func tokenID(hash [sha256.Size]byte) string {
 }
 
 // Match reports whether token is one of the set and, if so, the id of its
-// entry. It hashes token and compares the hash with every entry in constant
-// time, without stopping at the first match, so the time taken says nothing
-// about which token, or how much of one, was right.
+// entry. It compares token, padded to a fixed length, with the token each
+// entry last matched, then (when none is equal) its hash with every
+// entry's hash; each compare is constant-time and none stops at the first
+// match, so the time taken says nothing about which token, or how much of
+// one, was right. Only whether token was right (which the status code
+// says anyway) and whether an entry has matched before can show in it.
 func (t *TokenSet) Match(token []byte) (id string, ok bool) {
 	if t == nil { // no set configured matches nothing
 		return "", false
 	}
-	hash := sha256.Sum256(token)
+	padded, short := padToken(token)
 	matched := -1
+	if short {
+		for i := range t.seen {
+			if seen := t.seen[i].Load(); seen != nil {
+				eq := subtle.ConstantTimeCompare(padded[:], seen[:])
+				matched = subtle.ConstantTimeSelect(eq, i, matched)
+			}
+		}
+		if matched >= 0 {
+			return t.ids[matched], true
+		}
+	}
+	hash := sha256.Sum256(token)
 	for i := range t.hashes {
 		eq := subtle.ConstantTimeCompare(hash[:], t.hashes[i][:])
 		matched = subtle.ConstantTimeSelect(eq, i, matched)
 	}
 	if matched < 0 {
 		return "", false
+	}
+	if short {
+		remembered := padded // a copy, so that padded stays on the stack
+		t.seen[matched].Store(&remembered)
 	}
 	return t.ids[matched], true
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -88,14 +89,36 @@ func TestTokenSet_Match(t *testing.T) {
 		{"token plus a byte", tokenA + "a", false, ""},
 		{"empty", "", false, ""},
 		{"the hash itself", hashed(tokenB), false, ""},
+		{"last byte changed", tokenA[:39] + "b", false, ""},
+		{"prefix padded with zero bytes", tokenA[:39] + "\x00", false, ""},
+		{"longer than remembered tokens", strings.Repeat("d", maxSeenToken+1), false, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			id, ok := set.Match([]byte(tt.token))
-			if ok != tt.wantOK || id != tt.wantID {
-				t.Fatalf("Match() = %q, %v; want %q, %v", id, ok, tt.wantID, tt.wantOK)
-			}
-		})
+	// The second pass matches against the tokens the first one remembered.
+	for pass := range 2 {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/pass %d", tt.name, pass), func(t *testing.T) {
+				id, ok := set.Match([]byte(tt.token))
+				if ok != tt.wantOK || id != tt.wantID {
+					t.Fatalf("Match() = %q, %v; want %q, %v", id, ok, tt.wantID, tt.wantOK)
+				}
+			})
+		}
+	}
+}
+
+func TestTokenSet_MatchLongToken(t *testing.T) {
+	long := strings.Repeat("L", maxSeenToken+10)
+	set, err := ParseTokens([]string{long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // never remembered: hashed both times
+		if _, ok := set.Match([]byte(long)); !ok {
+			t.Fatal("long token not matched")
+		}
+		if _, ok := set.Match([]byte(long[:maxSeenToken])); ok {
+			t.Fatal("prefix of a long token matched")
+		}
 	}
 }
 

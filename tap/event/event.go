@@ -96,7 +96,12 @@ func (c *Classifier) Classify(body []byte) Result {
 }
 
 // decode parses body, one JSON object, keeping numbers as json.Number.
+// body is valid UTF-8. fastDecode takes what it can; encoding/json decides
+// the rest and words the reasons.
 func decode(body []byte) (any, string) {
+	if doc, ok := fastDecode(body); ok {
+		return doc, ""
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // integers beyond 2^53 stay exact for validation
 	var doc any

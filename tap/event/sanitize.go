@@ -56,16 +56,7 @@ func (s *sanitizer) errorf(format string, args ...any) error {
 	return fmt.Errorf("invalid JSON at byte %d: %s", s.pos, fmt.Sprintf(format, args...))
 }
 
-func (s *sanitizer) skipSpace() {
-	for s.pos < len(s.src) {
-		switch s.src[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
+func (s *sanitizer) skipSpace() { s.pos = skipSpace(s.src, s.pos) }
 
 func (s *sanitizer) value(depth int) error {
 	if s.pos >= len(s.src) {

@@ -14,10 +14,11 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
-// TestHandler_AllocationBudget keeps the acknowledgement path lean: an
-// upper bound, not zero, since the append timeout and HMAC allocate.
+// TestHandler_AllocationBudget keeps the acknowledgement path lean: it
+// makes no allocation today (the append context is shared, the HMAC state
+// pooled); the budget leaves one for a future Go release.
 func TestHandler_AllocationBudget(t *testing.T) {
-	const budget = 6
+	const budget = 1
 	srv := startServer(t, Config{
 		Verifier: auth.NewVerifier([]string{testKey}, time.Minute, nil),
 		Appender: &countingAppender{},

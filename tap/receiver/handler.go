@@ -235,12 +235,11 @@ func (s *Server) verify(ctx *fasthttp.RequestCtx, body []byte) error {
 }
 
 // store appends body and answers 200 only once Append has returned nil.
-// The append context does not end at shutdown: an in-flight webhook is
+// The append context (shared with requests of the same few milliseconds,
+// see appendDeadlines) does not end at shutdown: an in-flight webhook is
 // allowed to finish and get its 200.
 func (s *Server) store(ctx *fasthttp.RequestCtx, body []byte, tokenID string) {
-	actx, cancel := context.WithTimeout(context.Background(), s.cfg.AppendTimeout)
-	offset, err := s.cfg.Appender.Append(actx, body, tokenID)
-	cancel()
+	offset, err := s.cfg.Appender.Append(s.deadlines.context(time.Now()), body, tokenID)
 	if err != nil {
 		s.log.Error().Err(err).IPAddr("remote_ip", ctx.RemoteIP()).Int("bytes", len(body)).
 			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).

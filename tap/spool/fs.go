@@ -74,6 +74,18 @@ type osFile struct{ *os.File }
 // Sync is fdatasync where the platform has it (see datasync).
 func (f osFile) Sync() error { return datasync(f.File) }
 
+// WriteAtDurably writes b at off and makes it durable as WriteAt then Sync would, in one
+// system call where the kernel has one (see writeAtDurably).
+func (f osFile) WriteAtDurably(b []byte, off int64) error {
+	if ok, err := writeAtDurably(f.File, b, off); ok || err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, off); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
 func (f osFile) Size() (int64, error) {
 	info, err := f.Stat()
 	if err != nil {

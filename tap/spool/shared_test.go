@@ -230,7 +230,7 @@ func TestOpenReader_NoWriterRecovers(t *testing.T) {
 // not believed.
 func TestPublishedPosition(t *testing.T) {
 	p := position{first: 11, size: 4096, durable: 42}
-	b := p.encode()
+	b := p.encodeTo(make([]byte, publishedSize))
 	if got, ok := decodePosition(b); !ok || got != p {
 		t.Fatalf("decode(encode(%+v)) = %+v, %v", p, got, ok)
 	}

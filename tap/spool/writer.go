@@ -126,21 +126,17 @@ func (s *Spool) commit(b *batch) error {
 			return err
 		}
 	}
-	if _, err := s.active.WriteAt(b.buf, s.activeSize); err != nil {
-		s.dirty = true
-		_ = s.repairTail() // retried before the next batch, which fails if it still fails
-		return fmt.Errorf("writing segment %s: %w", segmentName(s.lastFirst()), err)
-	}
 	s.activeAlloc = max(s.activeAlloc, s.activeSize+int64(len(b.buf)))
 	syncStart := time.Now()
-	err := s.active.Sync()
+	err := s.writeDurably(b.buf)
 	s.shared.sync.observe(time.Since(syncStart))
 	if err != nil {
-		// After a failed fsync the kernel may have dropped the pages: never trust them, cut
-		// them off, and let the next batch write its records afresh.
+		// After a failed write or fsync the kernel may have dropped the pages: never trust
+		// them, cut them off, and let the next batch write its records afresh. (The next
+		// batch fails too if this repair does.)
 		s.dirty = true
 		_ = s.repairTail()
-		return fmt.Errorf("syncing segment %s: %w", segmentName(s.lastFirst()), err)
+		return fmt.Errorf("segment %s: %w", segmentName(s.lastFirst()), err)
 	}
 	if s.dirSyncPending {
 		if err := s.fs.SyncDir(s.dir); err != nil {
@@ -149,6 +145,30 @@ func (s *Spool) commit(b *batch) error {
 			return fmt.Errorf("syncing spool directory: %w", err)
 		}
 		s.dirSyncPending = false
+	}
+	return nil
+}
+
+// durableWriter is a File that writes and syncs in one call (osFile: pwritev2 with
+// RWF_DSYNC on Linux).
+type durableWriter interface {
+	WriteAtDurably(b []byte, off int64) error
+}
+
+// writeDurably writes buf at the end of the active segment and makes it durable: what a
+// WriteAt then a Sync do, in one system call where the file can.
+func (s *Spool) writeDurably(buf []byte) error {
+	if f, ok := s.active.(durableWriter); ok {
+		if err := f.WriteAtDurably(buf, s.activeSize); err != nil {
+			return fmt.Errorf("writing durably: %w", err)
+		}
+		return nil
+	}
+	if _, err := s.active.WriteAt(buf, s.activeSize); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	if err := s.active.Sync(); err != nil {
+		return fmt.Errorf("syncing: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,40 @@
+package spool
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestOSFile_WriteAtDurably checks that the one-call durable write (pwritev2
+// with RWF_DSYNC on Linux) puts the bytes where WriteAt would, past the end
+// and over earlier bytes alike.
+func TestOSFile_WriteAtDurably(t *testing.T) {
+	f, err := OSFS{}.OpenFile(filepath.Join(t.TempDir(), "seg"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, ok := f.(durableWriter)
+	if !ok {
+		t.Fatal("osFile does not write durably in one call")
+	}
+	if err := w.WriteAtDurably([]byte("hello, world"), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteAtDurably([]byte("WORLD"), 11); err != nil {
+		t.Fatal(err)
+	}
+	want := append(make([]byte, 4), "hello, WORLD"...)
+	got := make([]byte, len(want))
+	if _, err := f.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("file holds %q; want %q", got, want)
+	}
+	if size, err := f.Size(); err != nil || size != int64(len(want)) {
+		t.Fatalf("Size() = %d, %v; want %d", size, err, len(want))
+	}
+}
