@@ -90,6 +90,9 @@ func (m *metrics) write(w io.Writer) {
 		if m.perToken != nil {
 			m.perToken.write(w, ids)
 		}
+		if m.srv != nil {
+			writeRefusals(w, ids, m.srv.TokenRefusals())
+		}
 	}
 	st := m.sp.Stats()
 	writeFamily(w, "spool_segments", "gauge", "Segment files in spool_dir.", sample{value: float64(st.Segments)})

@@ -183,3 +183,47 @@ func TestMetricsLoadedOffset(t *testing.T) {
 		t.Fatalf("after a load from the state: loaded_offset %v, unloaded age %v; want 3, 0", m["loaded_offset"], m["unloaded_oldest_age_seconds"])
 	}
 }
+
+// TestMetricsRefusalsPerToken: webhooks with a known token that are refused
+// count per token and code (every token has its series at 0 from the
+// start): a missing signature 401, a GET 405, an oversized body 413.
+func TestMetricsRefusalsPerToken(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.SigningKeys = []string{"signing-key-for-this-test"}
+	cfg.MaxBodyBytes = 1 << 10
+	rt := startTap(t, cfg, Bookmark{}, nil)
+	waitReady(t, rt.base)
+	refusals := func() map[string]float64 {
+		m, _ := scrape(t, rt.base)
+		out := map[string]float64{}
+		for k, v := range m {
+			if rest, ok := strings.CutPrefix(k, `webhook_refusals_total{token_id="`); ok {
+				_, labels, _ := strings.Cut(rest, `",`)
+				out[strings.TrimSuffix(labels, "}")] = v
+			}
+		}
+		return out
+	}
+	if got := refusals(); len(got) != 5 || got[`code="401"`] != 0 {
+		t.Fatalf("before any webhook: %v; want five series at 0", got)
+	}
+	if code := post(t, rt.url, sentEvent("unsigned")); code != 401 {
+		t.Fatalf("unsigned: %d", code)
+	}
+	resp, err := http.Get(rt.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := post(t, rt.url, sentEvent("big")+strings.Repeat(" ", 2<<10)); code != 413 {
+		t.Fatalf("oversized: %d", code)
+	}
+	got := refusals()
+	want := map[string]float64{`code="401"`: 1, `code="405"`: 1, `code="413"`: 1, `code="503"`: 0, `code="other"`: 0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("webhook_refusals_total{%s} = %v; want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	rt.stop(t)
+}

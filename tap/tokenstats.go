@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,35 @@ func (s *tokenStats) snapshot(ids []string) []tokenSample {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
+}
+
+// writeRefusals writes webhook_refusals_total: for every token in ids (at 0
+// from the start) and any other refused since, the webhooks refused by
+// status code ("other" for codes beyond 401, 405, 413 and 503).
+func writeRefusals(w io.Writer, ids []string, refused map[string]map[int]uint64) {
+	all := map[string]bool{}
+	for _, id := range ids {
+		all[id] = true
+	}
+	for id := range refused {
+		all[id] = true
+	}
+	sorted := make([]string, 0, len(all))
+	for id := range all {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	var samples []sample
+	for _, id := range sorted {
+		for _, code := range []int{401, 405, 413, 503, 0} {
+			label := strconv.Itoa(code)
+			if code == 0 {
+				label = "other"
+			}
+			samples = append(samples, sample{fmt.Sprintf("token_id=%q,code=%q", id, label), float64(refused[id][code])})
+		}
+	}
+	writeFamily(w, "webhook_refusals_total", "counter", "Webhooks with a known token that were refused, by token id and status code.", samples...)
 }
 
 // write writes the per-token families of /metrics.

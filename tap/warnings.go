@@ -31,6 +31,10 @@ func statusWarnings(samples []parsedMetric) []string {
 				warns = append(warns, fmt.Sprintf("token %s: last webhook accepted %s ago; if Customer.io normally sends by now, check its webhook's activity log (a failing event holds back all later ones)",
 					labelValue(s.labels, "token_id"), age.Round(time.Second)))
 			}
+		case "webhook_refusals_total":
+			if what, ok := refusalWords[labelValue(s.labels, "code")]; ok && s.value > 0 {
+				warns = append(warns, fmt.Sprintf("token %s: %s webhooks %s since start", labelValue(s.labels, "token_id"), formatValue(s.value), what))
+			}
 		case "webhooks_spool_refused_total":
 			if s.value > 0 {
 				warns = append(warns, fmt.Sprintf("token %s: %s webhooks refused by the spool (503) since start: free space in spool_dir or raise spool_max_bytes; Customer.io retries them",
@@ -47,9 +51,7 @@ func statusWarnings(samples []parsedMetric) []string {
 		}
 	}
 	for _, c := range []struct{ code, what string }{
-		{"401", "refused for a missing or wrong signature: make signing_keys match Customer.io's signing key"},
 		{"404", "named an unknown token: a revoked or mistyped token in a Customer.io webhook URL, or a scanner"},
-		{"413", "were over max_body_bytes: raise it, Customer.io retries them"},
 	} {
 		if n := codes[c.code]; n > 0 {
 			warns = append(warns, fmt.Sprintf("%s requests %s (%s since start)", formatValue(n), c.what, c.code))
@@ -57,6 +59,14 @@ func statusWarnings(samples []parsedMetric) []string {
 	}
 	sort.Strings(warns)
 	return warns
+}
+
+// refusalWords says what a per-token refusal code means and what to do;
+// 503s are the spool's (webhooks_spool_refused_total) or the budget's.
+var refusalWords = map[string]string{
+	"401": "refused for a missing or wrong signature (401): make signing_keys match Customer.io's signing key",
+	"405": "sent with a method other than POST (405): check the client or proxy",
+	"413": "over max_body_bytes (413): raise it, Customer.io retries them",
 }
 
 // labelValue returns the value of label name in a `a="x",b="y"` label set.

@@ -80,12 +80,14 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 	h := &ctx.Request.Header
 	if token, ok := bytes.CutPrefix(ctx.Path(), []byte(webhookPrefix)); !ok {
 		s.route(ctx) // no other route reads a body
-	} else if _, status := s.judge(h, token); status != 0 {
+	} else if tokenID, status := s.judge(h, token); status != 0 {
 		s.refuseFromHeaders(ctx, status)
+		s.refusals.add(tokenID, status)
 	} else if s.budget.fits(int64(firstReservation(h, s.cfg.MaxBodyBytes))) {
 		return fasthttp.StatusContinue
 	} else {
 		s.bodyRefused(ctx, errOverBudget)
+		s.refusals.add(tokenID, ctx.Response.StatusCode())
 	}
 	code := ctx.Response.StatusCode()
 	s.count(code) // the handler, which counts the others, does not run
@@ -138,6 +140,7 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 	tokenID, status := s.judge(&ctx.Request.Header, token)
 	if status != 0 {
 		s.refuseFromHeaders(ctx, status)
+		s.refusals.add(tokenID, status)
 		return
 	}
 
@@ -146,12 +149,14 @@ func (s *Server) webhook(ctx *fasthttp.RequestCtx, token []byte) {
 	body, err := s.readBody(ctx, &in) // valid until in is released
 	if err != nil {
 		s.bodyRefused(ctx, err)
+		s.refusals.add(tokenID, ctx.Response.StatusCode())
 		return
 	}
 	if err := s.verify(ctx, body); err != nil {
 		s.log.Warn().IPAddr("remote_ip", ctx.RemoteIP()).Str("token_id", tokenID).
 			Str("reason", err.Error()).Msg("rejected webhook: bad signature")
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		s.refusals.add(tokenID, fasthttp.StatusUnauthorized)
 		return
 	}
 	s.store(ctx, body, tokenID)
@@ -245,6 +250,7 @@ func (s *Server) store(ctx *fasthttp.RequestCtx, body []byte, tokenID string) {
 			Bool("timeout", errors.Is(err, context.DeadlineExceeded)).
 			Msg("spooling webhook failed; answering 503, sender will retry")
 		s.unavailable(ctx)
+		s.refusals.add(tokenID, fasthttp.StatusServiceUnavailable)
 		return
 	}
 	s.log.Debug().Uint64("offset", offset).Int("bytes", len(body)).Str("token_id", tokenID).Msg("webhook spooled")

@@ -184,6 +184,7 @@ type Server struct {
 	deadlines  *appendDeadlines
 
 	unknownTokens logEvery // the "unknown token" line, thinned out under a scan
+	refusals      tokenRefusals
 	overBudget    logEvery // the "over budget" line, thinned out under a flood
 
 	mu        sync.Mutex
