@@ -213,3 +213,30 @@ func TestRun_ColumnsDoNotDependOnArrival(t *testing.T) {
 		t.Fatalf("columns differ by arrival order:\n%v\n%v", a, b)
 	}
 }
+
+// TestRun_LogsRenamedProperties: a property whose name cannot be a column
+// as it is gets one log line naming its column, once per stream; plain
+// names (even upper case) are not "renamed".
+func TestRun_LogsRenamedProperties(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 70)
+	schema := `{"type":"SCHEMA","stream":"s","key_properties":["id"],"schema":{"properties":{"id":{"type":"string"},"Plain":{"type":"string"},"a.b":{"type":"string"},"` + long + `":{"type":"string"}}}}`
+	input := lines(schema, `{"type":"RECORD","stream":"s","record":{"id":"1","Plain":"p","a.b":"v","`+long+`":"w"}}`, schema,
+		`{"type":"RECORD","stream":"s","record":{"id":"2"}}`)
+	var log syncBuffer
+	if _, err := runWithLog(t, testConfig(), newMemLoader(), input, &log); err != nil {
+		t.Fatal(err)
+	}
+	got := log.String()
+	for _, want := range []string{`"column":"a_b_` + hash8("a.b") + `"`, `"column":"` + long[:54] + "_" + hash8(long) + `"`} {
+		if n := strings.Count(got, want); n != 1 {
+			t.Errorf("log names %s %d times; want once:\n%s", want, n, got)
+		}
+	}
+	if n := strings.Count(got, `property renamed`); n != 2 {
+		t.Errorf("%d rename lines; want 2 (a.b and the long name, once each):\n%s", n, got)
+	}
+	if strings.Contains(got, `"column":"plain","message":"property renamed`) {
+		t.Errorf("a plain name was logged as renamed:\n%s", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/xeipuuv/gojsonschema"
@@ -173,6 +174,15 @@ func (r *runner) bindTable(s *stream, l *layout, line int) error {
 	}
 	s.layout, s.types = l, types
 	s.fill = filler{l: l, types: types, unknown: func(path string) { r.unknownField(s, path) }}
+	for col, path := range l.paths {
+		name := l.table.Columns[col].Name
+		if path == "" || name == SanitizeName(path) || s.warned["renamed:"+name] {
+			continue
+		}
+		s.warned["renamed:"+name] = true
+		s.log.Info().Str("table", l.table.Name).Str("column", name).Str("property", truncateName(path, 80)).
+			Msg("property renamed: its name cannot be a column as it is (see README, Target behaviour: column names)")
+	}
 	if l.aside > 0 && !s.loggedNoRoom {
 		s.loggedNoRoom = true
 		s.log.Warn().Str("table", l.table.Name).Int("properties", l.aside).Str("column", ColErrors).
@@ -559,4 +569,16 @@ func (r *runner) retry(ctx context.Context, what string, fn func() error) error 
 		}
 		delay = min(delay*2, r.opts.backoffMax)
 	}
+}
+
+// truncateName shortens a property name for a log line (hostile names can
+// be thousands of bytes), at a UTF-8 boundary.
+func truncateName(name string, n int) string {
+	if len(name) <= n {
+		return name
+	}
+	for n > 0 && !utf8.RuneStart(name[n]) {
+		n--
+	}
+	return name[:n] + "…"
 }
