@@ -10,7 +10,9 @@ PIPEFUZZ_DURATION ?= 10m
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
 FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
-               ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul
+               ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul \
+               ./tap/event:FuzzFastDecode ./internal/jsonconfig:FuzzObject ./tap/appapi:FuzzDecodePage \
+               ./tap/kafkaspool:FuzzRecordHeaders ./target/sqliteload:FuzzNumericValue
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
