@@ -71,6 +71,9 @@ type Options struct {
 // (503), emits everything spooled, writes a final STATE and returns nil.
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
+	if cfg.Spool == SpoolKafka {
+		return errors.New(`spool "kafka": the loader is not built yet`)
+	}
 	// Without a server this process only reads: `serve` may be writing the
 	// same spool_dir meanwhile.
 	open := spool.Open
