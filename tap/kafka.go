@@ -2,12 +2,17 @@ package tap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
+	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
 // serveKafka is Serve with spool "kafka": a stateless receiver whose 200
@@ -69,4 +74,60 @@ func writeProducerMetrics(w io.Writer, p *kafkaspool.Producer) {
 		h.bounds = append(h.bounds, b.Seconds())
 	}
 	writeHistogram(w, "kafka_produce_duration_seconds", "Time from a webhook's produce to the cluster's acknowledgement (acknowledged produces only).", h)
+}
+
+// loadKafka is the Singer run with spool "kafka" and "listen": "": it
+// emits the owned partitions from the offsets in --state up to the end
+// offsets seen at its start, exactly as the disk drain emits, and exits
+// after a final STATE. STATE (bookmarks.data, a kafkaspool.Position) is the
+// only position: nothing is committed to the cluster.
+func loadKafka(ctx context.Context, o Options) error {
+	cfg := o.Config
+	if o.Listener != nil || cfg.Listen != "" {
+		return errors.New(`spool "kafka": one process cannot receive and load; run serve, and a Singer run with "listen": ""`)
+	}
+	topic := cfg.Kafka.Topic
+	if topic == "" {
+		topic = kafkaspool.DefaultTopic
+	}
+	// live is the position STATE reports: o.KafkaPosition advanced past
+	// each record before the emitter writes it (the emitter writes STATE
+	// only after the messages of the records it covers).
+	live := kafkaspool.Position{Topic: topic, Offsets: maps.Clone(o.KafkaPosition.Offsets)}
+	if live.Offsets == nil {
+		live.Offsets = map[int32]int64{}
+	}
+	em, err := newEmitter(singer.NewWriter(o.Stdout), o.Selection, "", 0, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	if err != nil {
+		return err
+	}
+	var cur kafkaspool.Record
+	em.rejectionID = func(uint64) string { return kafkaspool.RejectionID(topic, cur.Partition, cur.Offset) }
+	em.webhookBookmark = func() map[string]json.RawMessage {
+		raw, _ := json.Marshal(live)
+		return map[string]json.RawMessage{schemas.Data: raw}
+	}
+	em.keepWithheld = func(id string, body []byte) error { return keepWithheld(cfg.SpoolDir, id, body) }
+	o.Log.Info().Str("topic", topic).Interface("offsets", live.Offsets).Msg("emitting from kafka")
+	var seq uint64 // the emitter counts records; Kafka offsets are per partition
+	pos, err := kafkaspool.Load(ctx, cfg.Kafka, o.KafkaPosition, func(r kafkaspool.Record) error {
+		cur = r
+		live.Offsets[r.Partition] = r.Offset + 1
+		seq++
+		return em.emit(spool.Record{Offset: seq, Body: r.Body, ReceivedAt: r.ReceivedAt})
+	})
+	stopped := err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+	if err != nil && !stopped {
+		// The STATEs written so far cover only what was emitted; no final
+		// one, and the run fails (an OffsetGoneError names the partition).
+		return fmt.Errorf("loading from kafka: %w", err)
+	}
+	live = pos
+	em.wroteState = false // always a final STATE, with every owned partition
+	if err := em.writeState(); err != nil {
+		return err
+	}
+	o.Log.Info().Interface("offsets", pos.Offsets).Uint64("data", em.dataCount.Load()).
+		Uint64("rejected", em.rejectedCount.Load()).Msg("caught up: stopped")
+	return nil
 }

@@ -127,6 +127,9 @@ func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
 		if opts.State, err = ParseState(raw); err != nil {
 			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}
+		if opts.KafkaPosition, err = ParseKafkaPosition(raw); err != nil {
+			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
+		}
 		if opts.AppAPIBookmarks, err = ParseAppAPIBookmarks(raw); err != nil {
 			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}

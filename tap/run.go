@@ -38,6 +38,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// AppAPIBookmarks are the App API streams' bookmarks from --state
 	// (ParseAppAPIBookmarks); nil on a first run.
 	AppAPIBookmarks map[string]json.RawMessage
+	// KafkaPosition is bookmarks.data of --state with spool "kafka"
+	// (ParseKafkaPosition); zero reads every partition from its start.
+	KafkaPosition kafkaspool.Position
 	// AppAPIClock, when set, paces the App API client (tests give it a
 	// virtual clock so that retries take no time).
 	AppAPIClock appapi.Clock
@@ -72,7 +76,7 @@ type Options struct {
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
 	if cfg.Spool == SpoolKafka {
-		return errors.New(`spool "kafka": the loader is not built yet`)
+		return loadKafka(ctx, o)
 	}
 	// Without a server this process only reads: `serve` may be writing the
 	// same spool_dir meanwhile.
