@@ -228,3 +228,22 @@ func TestStatusPrintsKafkaEndOffsets(t *testing.T) {
 		}
 	}
 }
+
+// TestServeKafkaReadyzFollowsTheCluster: /readyz answers 200 while a broker
+// answers and 503 once the cluster is gone.
+func TestServeKafkaReadyzFollowsTheCluster(t *testing.T) {
+	kc := startKafka(t)
+	if kc.fake == nil {
+		t.Skipf("needs the in-process kfake cluster (unset %s)", envKafkaBrokers)
+	}
+	base := startServe(t, kc.kafkaConfig(t, 1))
+	waitReady(t, base)
+	kc.fake.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for readyz(t, base) != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz still 200 10s after the cluster stopped")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
