@@ -106,7 +106,14 @@ func startTap(t *testing.T, dir string, stdout io.Writer, extraArgs ...string) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tp.cmd.Process.Kill() })
-	waitFor(t, "tap ready", func() bool {
+	waitReadyz(t, addr)
+	return tp
+}
+
+// waitReadyz polls the server at addr until /readyz answers 200.
+func waitReadyz(t *testing.T, addr string) {
+	t.Helper()
+	waitFor(t, "ready at "+addr, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -114,7 +121,6 @@ func startTap(t *testing.T, dir string, stdout io.Writer, extraArgs ...string) *
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return tp
 }
 
 func (tp *tap) url() string { return "http://" + tp.addr + "/webhook/" + token }

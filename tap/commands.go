@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -103,6 +105,9 @@ func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 // the same spool_dir, at the same time.
 func Serve(ctx context.Context, o Options) error {
 	cfg := o.Config
+	if cfg.Spool == SpoolKafka {
+		return serveKafka(ctx, o)
+	}
 	sp, err := openWriter(ctx, spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
 	if err != nil {
 		return fmt.Errorf("opening spool: %w", err)
@@ -118,24 +123,33 @@ func Serve(ctx context.Context, o Options) error {
 	if o.Listener == nil && cfg.Listen == "" {
 		return errors.New("serve needs listen")
 	}
-	rr, err := startReceiver(ctx, cfg, sp, o, m)
+	rr, err := startReceiver(ctx, cfg, diskStore(sp), o, m)
 	if err != nil {
 		return err
 	}
+	if err := rr.serveUntil(ctx, o.Log); err != nil {
+		return err
+	}
+	if err := sp.CloseWriter(); err != nil {
+		return err
+	}
+	o.Log.Info().Uint64("offset", sp.Durable()).Msg("stopped")
+	return nil
+}
+
+// serveUntil serves until ctx ends, then shuts the receiver down: nil, or
+// why the server stopped on its own.
+func (r *runningReceiver) serveUntil(ctx context.Context, log zerolog.Logger) error {
 	select {
 	case <-ctx.Done():
-	case err := <-rr.errs():
-		rr.shutdown(o.Log)
+	case err := <-r.errs():
+		r.shutdown(log)
 		if err == nil {
 			err = errors.New("stopped")
 		}
 		return fmt.Errorf("http server: %w", err)
 	}
-	rr.shutdown(o.Log)
-	if err := sp.CloseWriter(); err != nil {
-		return err
-	}
-	o.Log.Info().Uint64("offset", sp.Durable()).Msg("stopped")
+	r.shutdown(log)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/internal/jsonconfig"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
@@ -45,10 +47,22 @@ type Config struct {
 	StateInterval    time.Duration
 	ExitAfterIdle    time.Duration
 	LogLevel         zerolog.Level
+	// Spool is SpoolDisk (spool_dir) or SpoolKafka (the Kafka settings).
+	Spool string
+	Kafka kafkaspool.Config
+	// set names the keys the file or the environment gave, so that a
+	// Kafka setting without spool "kafka" is refused even at its default.
+	set map[string]bool
 	// AppAPI reads the history webhooks never sent (streams deliveries,
 	// campaigns, ...) when its Key is set.
 	AppAPI AppAPIConfig
 }
+
+// The values of the spool setting.
+const (
+	SpoolDisk  = "disk"
+	SpoolKafka = "kafka"
+)
 
 // AppAPIConfig configures the App API streams (package tap/appapi).
 type AppAPIConfig struct {
@@ -130,6 +144,57 @@ func settings() []setting {
 		{about.Setting{Name: "spool_retention_bytes", Type: "integer", Default: 0,
 			Description: "When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first. Needs spool_retention; required with spool_retention and spool_max_bytes, and must leave the minimum of spool_max_bytes free."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolRetentionBytes, 0) }},
+		{about.Setting{Name: "spool", Type: "string", Default: SpoolDisk,
+			Description: `Where acknowledged webhooks are kept: "disk" (spool_dir) or "kafka" (a Kafka topic, the kafka_* settings; README "Past one machine").`},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.Spool); err != nil {
+					return err
+				}
+				if c.Spool != SpoolDisk && c.Spool != SpoolKafka {
+					return fmt.Errorf("%q is neither %q nor %q", c.Spool, SpoolDisk, SpoolKafka)
+				}
+				return nil
+			}},
+		{about.Setting{Name: "kafka_brokers", Type: "array",
+			Description: `Seed brokers ("host:9092") of the Kafka cluster; required with spool "kafka".`},
+			func(c *Config, raw json.RawMessage) error { return decodeStrings(raw, &c.Kafka.Brokers) }},
+		{about.Setting{Name: "kafka_topic", Type: "string", Default: kafkaspool.DefaultTopic,
+			Description: "The Kafka topic: one record per webhook (value: the raw body; headers: receive time and token id)."},
+			func(c *Config, raw json.RawMessage) error {
+				if err := decodeString(raw, &c.Kafka.Topic); err != nil {
+					return err
+				}
+				if c.Kafka.Topic == "" {
+					return errors.New("must not be empty")
+				}
+				return nil
+			}},
+		{about.Setting{Name: "kafka_produce_timeout", Type: "string", Default: "3s",
+			Description: "A webhook the cluster has not acknowledged (acks=all) within this gets 503 with Retry-After; under the 4 s Customer.io waits."},
+			func(c *Config, raw json.RawMessage) error {
+				return decodePositiveDuration(raw, &c.Kafka.ProduceTimeout)
+			}},
+		{about.Setting{Name: "kafka_tls", Type: "boolean", Default: false,
+			Description: "TLS to the Kafka brokers."},
+			func(c *Config, raw json.RawMessage) error { return decodeBool(raw, &c.Kafka.TLS) }},
+		{about.Setting{Name: "kafka_ca_file", Type: "string",
+			Description: "PEM file of the certificate authorities to trust for the brokers instead of the system's. Needs kafka_tls."},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.CAFile) }},
+		{about.Setting{Name: "kafka_sasl_mechanism", Type: "string",
+			Description: "SASL authentication to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: none."},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLMechanism) }},
+		{about.Setting{Name: "kafka_sasl_username", Type: "string",
+			Description: "SASL user name. Needs kafka_sasl_mechanism."},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLUsername) }},
+		{about.Setting{Name: "kafka_sasl_password", Type: "string", Secret: true,
+			Description: "SASL password. Needs kafka_sasl_mechanism."},
+			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLPassword) }},
+		{about.Setting{Name: "kafka_partitions", Type: "array",
+			Description: "The partitions this loader emits (several loaders split a topic, e.g. [0, 1] and [2, 3]); empty: all."},
+			func(c *Config, raw json.RawMessage) error { return decodePartitions(raw, &c.Kafka.Partitions) }},
+		{about.Setting{Name: "kafka_allow_unsafe_topic", Type: "boolean", Default: false,
+			Description: "At start the tap refuses a topic with replication factor below 3 or min.insync.replicas below 2; true makes that a warning (development, one broker)."},
+			func(c *Config, raw json.RawMessage) error { return decodeBool(raw, &c.Kafka.AllowUnsafeTopic) }},
 		{about.Setting{Name: "max_body_bytes", Type: "integer", Default: 8 << 20,
 			Description: "Larger webhook bodies get 413. At most 268435456 (256 MiB, what the spool stores in one record)."},
 			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxBodyBytes, 1) }},
@@ -229,10 +294,13 @@ func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %s", k, jsonconfig.SetTwice))
 	}
 	known := map[string]bool{}
-	var cfg Config
+	cfg := Config{set: map[string]bool{}}
 	for _, s := range settings() {
 		known[s.Name] = true
 		raw, err := valueOf(s.Setting, file[s.Name], getenv(EnvPrefix+strings.ToUpper(s.Name)))
+		if raw != nil {
+			cfg.set[s.Name] = true
+		}
 		if err == nil && raw == nil && s.Required {
 			err = errors.New("required")
 		}
@@ -302,6 +370,7 @@ func contradictions(c Config) []error {
 	if c.SignatureMaxAge > 0 && len(c.SigningKeys) == 0 {
 		bad("signature_max_age", "has no effect without signing_keys: no signature is checked")
 	}
+	errs = append(errs, spoolContradictions(c)...)
 	if c.AppAPI.Key == "" {
 		if c.AppAPI.URL != "" {
 			bad("app_api_url", "has no effect without app_api_key: the App API is not read")
@@ -311,6 +380,28 @@ func contradictions(c Config) []error {
 		}
 	}
 	return errs
+}
+
+// spoolContradictions refuses Kafka settings that would do nothing (spool
+// is not "kafka") and Kafka settings kafkaspool cannot work with.
+func spoolContradictions(c Config) []error {
+	if c.Spool != SpoolKafka {
+		var errs []error
+		for _, s := range settings() {
+			if strings.HasPrefix(s.Name, "kafka_") && c.set[s.Name] {
+				errs = append(errs, fmt.Errorf("%s: has no effect without spool \"kafka\" (spool is %q)", s.Name, c.Spool))
+			}
+		}
+		return errs
+	}
+	if c.AppAPI.Key != "" {
+		return []error{errors.New(`app_api_key: the App API streams are not read with spool "kafka" yet; run them with spool "disk" in a separate pipeline`)}
+	}
+	// Validate's messages start with the key they are about.
+	if err := c.Kafka.Validate(); err != nil {
+		return []error{err}
+	}
+	return nil
 }
 
 // LoadConfigFile is LoadConfig on the file at path with the real environment.
@@ -434,6 +525,39 @@ func decodeStartDate(raw json.RawMessage, dst *time.Time) error {
 		return fmt.Errorf("%q is in the future", s)
 	}
 	*dst = t
+	return nil
+}
+
+// decodeBool accepts true and false, also as strings (as the environment gives them).
+func decodeBool(raw json.RawMessage, dst *bool) error {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(strings.ToLower(strings.TrimSpace(s)))
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errors.New("must be true or false")
+	}
+	return nil
+}
+
+// decodePartitions accepts a list of partition numbers, as numbers or
+// strings (a comma-separated environment value gives strings).
+func decodePartitions(raw json.RawMessage, dst *[]int32) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return errors.New("must be a list of partition numbers")
+	}
+	out := make([]int32, 0, len(items))
+	for _, it := range items {
+		var n int64
+		if err := decodeInt(it, &n, 0); err != nil || n > math.MaxInt32 {
+			return fmt.Errorf("%s is not a partition number", it)
+		}
+		out = append(out, int32(n))
+	}
+	if len(out) > 0 {
+		*dst = out
+	}
 	return nil
 }
 

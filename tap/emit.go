@@ -51,6 +51,12 @@ type emitter struct {
 	keepWithheld func(rejectionID string, body []byte) error
 	// history writes the App API streams (history_emit.go); nil without.
 	history *historyOut
+	// rejectionID names the record at offset in stream rejected, and
+	// webhookBookmark is the webhook streams' STATE bookmarks; nil for both
+	// means the disk spool's (<spool_id>:<offset>, Bookmark). The Kafka
+	// loader sets them (kafka.go).
+	rejectionID     func(offset uint64) string
+	webhookBookmark func() map[string]json.RawMessage
 }
 
 func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
@@ -131,6 +137,9 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 		e.sent[schemas.Rejected] = true
 	}
 	id := fmt.Sprintf("%s:%d", e.spoolID, rec.Offset)
+	if e.rejectionID != nil {
+		id = e.rejectionID(rec.Offset)
+	}
 	record, withheld, err := event.Rejection(id, rec.ReceivedAt, reason, rec.Body, e.sel[schemas.Data].Drop, sel.Drop)
 	if err != nil {
 		return err
@@ -156,7 +165,13 @@ func (e *emitter) writeState() error {
 	if e.wroteState && e.stated == e.emitted && !e.history.changed() {
 		return e.w.Flush()
 	}
-	if err := e.w.WriteState(encodeState(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID}, e.history.bookmarks())); err != nil {
+	var webhook map[string]json.RawMessage
+	if e.webhookBookmark != nil {
+		webhook = e.webhookBookmark()
+	} else {
+		webhook = spoolBookmarks(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID})
+	}
+	if err := e.w.WriteState(encodeState(webhook, e.history.bookmarks())); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
 	e.stated, e.wroteState = e.emitted, true

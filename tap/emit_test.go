@@ -369,7 +369,7 @@ func TestParseState(t *testing.T) {
 			t.Errorf("ParseState(%s) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.bad)
 		}
 	}
-	round, err := ParseState(encodeState(Bookmark{42, "id"}, nil))
+	round, err := ParseState(encodeState(spoolBookmarks(Bookmark{42, "id"}), nil))
 	if err != nil || round != (Bookmark{42, "id"}) {
 		t.Errorf("round trip: %+v %v", round, err)
 	}

@@ -405,7 +405,7 @@ func TestMainDiscoverWithAppAPIKey(t *testing.T) {
 }
 
 func TestParseStateWithAppAPIBookmarks(t *testing.T) {
-	line := encodeState(Bookmark{9, "s"}, map[string]json.RawMessage{schemas.Deliveries: json.RawMessage(`{"created":1700000000}`)})
+	line := encodeState(spoolBookmarks(Bookmark{9, "s"}), map[string]json.RawMessage{schemas.Deliveries: json.RawMessage(`{"created":1700000000}`)})
 	if want := `{"bookmarks":{"data":{"spool_offset":9,"spool_id":"s"},"deliveries":{"created":1700000000},"rejected":{"spool_offset":9,"spool_id":"s"}}}`; string(line) != want {
 		t.Fatalf("state %s, want %s", line, want)
 	}

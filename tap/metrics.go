@@ -12,6 +12,7 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -30,6 +31,8 @@ type metrics struct {
 	// perToken counts webhooks by token id; nil without a server.
 	perToken *tokenStats
 	em       *emitter // nil when this process does not emit (serve)
+	// producer is the Kafka spool's producer; nil on the disk spool, where sp is set.
+	producer *kafkaspool.Producer
 	// history has the App API figures; nil when it is not read.
 	history *historyStats
 	// emitted returns the offset emitted so far and whether it is known:
@@ -94,6 +97,26 @@ func (m *metrics) write(w io.Writer) {
 			writeRefusals(w, ids, m.srv.TokenRefusals())
 		}
 	}
+	if m.producer != nil {
+		writeProducerMetrics(w, m.producer)
+	}
+	if m.sp != nil {
+		m.writeSpool(w)
+	}
+	if m.em != nil {
+		records := append([]sample{
+			{fmt.Sprintf("stream=%q", schemas.Data), float64(m.em.dataCount.Load())},
+			{fmt.Sprintf("stream=%q", schemas.Rejected), float64(m.em.rejectedCount.Load())},
+		}, m.history.recordSamples()...)
+		writeFamily(w, "records_emitted_total", "counter", "Singer RECORD messages written, by stream.", records...)
+		writeFamily(w, "rejected_bodies_total", "counter", "Acknowledged bodies that are not valid events (stream rejected).",
+			sample{value: float64(m.em.badBodies.Load())})
+	}
+	m.history.write(w)
+}
+
+// writeSpool writes the disk spool's figures and the backlog behind it.
+func (m *metrics) writeSpool(w io.Writer) {
 	st := m.sp.Stats()
 	writeFamily(w, "spool_segments", "gauge", "Segment files in spool_dir.", sample{value: float64(st.Segments)})
 	writeFamily(w, "spool_bytes", "gauge", "Bytes in spool segment files.", sample{value: float64(st.Bytes)})
@@ -130,16 +153,6 @@ func (m *metrics) write(w io.Writer) {
 			writeFamily(w, "unloaded_oldest_age_seconds", "gauge", "Age of the oldest record not known to be loaded (after loaded_offset); 0 when none.", sample{value: age})
 		}
 	}
-	if m.em != nil {
-		records := append([]sample{
-			{fmt.Sprintf("stream=%q", schemas.Data), float64(m.em.dataCount.Load())},
-			{fmt.Sprintf("stream=%q", schemas.Rejected), float64(m.em.rejectedCount.Load())},
-		}, m.history.recordSamples()...)
-		writeFamily(w, "records_emitted_total", "counter", "Singer RECORD messages written, by stream.", records...)
-		writeFamily(w, "rejected_bodies_total", "counter", "Acknowledged bodies that are not valid events (stream rejected).",
-			sample{value: float64(m.em.badBodies.Load())})
-	}
-	m.history.write(w)
 }
 
 func heldRecords(st spool.Stats) uint64 {

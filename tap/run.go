@@ -38,6 +38,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// AppAPIBookmarks are the App API streams' bookmarks from --state
 	// (ParseAppAPIBookmarks); nil on a first run.
 	AppAPIBookmarks map[string]json.RawMessage
+	// KafkaPosition is bookmarks.data of --state with spool "kafka"
+	// (ParseKafkaPosition); zero reads every partition from its start.
+	KafkaPosition kafkaspool.Position
 	// AppAPIClock, when set, paces the App API client (tests give it a
 	// virtual clock so that retries take no time).
 	AppAPIClock appapi.Clock
@@ -71,6 +75,9 @@ type Options struct {
 // (503), emits everything spooled, writes a final STATE and returns nil.
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
+	if cfg.Spool == SpoolKafka {
+		return loadKafka(ctx, o)
+	}
 	// Without a server this process only reads: `serve` may be writing the
 	// same spool_dir meanwhile.
 	open := spool.Open
@@ -119,7 +126,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rr, err := startReceiver(ctx, cfg, sp, o, m)
+	rr, err := startReceiver(ctx, cfg, diskStore(sp), o, m)
 	if err != nil {
 		hist.stop()
 		return err
@@ -180,6 +187,18 @@ func resumeOffset(b Bookmark, sp *spool.Spool, log zerolog.Logger) uint64 {
 	return b.SpoolOffset
 }
 
+// receiverStore is where a receiver keeps what it acknowledges: the disk
+// spool or the Kafka producer.
+type receiverStore struct {
+	appender      receiver.Appender
+	ready         func() error  // for /readyz
+	appendTimeout time.Duration // 0: the receiver's default
+}
+
+func diskStore(sp *spool.Spool) receiverStore {
+	return receiverStore{appender: sp, ready: sp.Writable}
+}
+
 // runningReceiver is the HTTP server and the token file watcher.
 type runningReceiver struct {
 	srv      *receiver.Server
@@ -215,7 +234,7 @@ func (r *runningReceiver) errs() <-chan error {
 // startReceiver starts the HTTP server unless listen is "", and the
 // watcher that reloads the token file. Both the one-process mode (Run) and
 // serve start their receiver here.
-func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, m *metrics) (*runningReceiver, error) {
+func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Options, m *metrics) (*runningReceiver, error) {
 	if cfg.Listen == "" && o.Listener == nil {
 		return nil, nil
 	}
@@ -230,10 +249,12 @@ func startReceiver(ctx context.Context, cfg Config, sp *spool.Spool, o Options, 
 		MaxBodyBytes: int(cfg.MaxBodyBytes),
 		Tokens:       tokenPtr,
 		Verifier:     auth.NewVerifier(cfg.SigningKeys, cfg.SignatureMaxAge, time.Now),
-		Appender:     countingAppender{next: sp, stats: m.perToken},
-		Ready:        sp.Writable, // /readyz: 503 while the spool refuses writes
-		Metrics:      m.write,
-		Log:          o.Log,
+		Appender:     countingAppender{next: store.appender, stats: m.perToken},
+		Ready:        store.ready, // /readyz: 503 while the spool refuses writes
+		// Zero takes the receiver's default.
+		AppendTimeout: store.appendTimeout,
+		Metrics:       m.write,
+		Log:           o.Log,
 		// Checked in config.go to be at least max_body_bytes.
 		MaxInflightBytes: int(cfg.MaxInflightBytes),
 	})

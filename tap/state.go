@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 )
 
 // Bookmark is the tap's position: every spool record at or before Offset
@@ -24,15 +25,22 @@ type state struct {
 	Bookmarks map[string]json.RawMessage `json:"bookmarks"`
 }
 
-// encodeState returns the STATE value for spool position b and the App API
-// streams' bookmarks.
-func encodeState(b Bookmark, appAPI map[string]json.RawMessage) json.RawMessage {
-	spool, _ := json.Marshal(b)
-	bms := make(map[string]json.RawMessage, 2+len(appAPI))
+// spoolBookmarks is the webhook streams' part of STATE on the disk spool.
+func spoolBookmarks(b Bookmark) map[string]json.RawMessage {
+	raw, _ := json.Marshal(b)
+	return map[string]json.RawMessage{schemas.Data: raw, schemas.Rejected: raw}
+}
+
+// encodeState returns the STATE value for the webhook streams' bookmarks
+// and the App API streams' bookmarks.
+func encodeState(webhook, appAPI map[string]json.RawMessage) json.RawMessage {
+	bms := make(map[string]json.RawMessage, len(webhook)+len(appAPI))
 	for stream, raw := range appAPI {
 		bms[stream] = raw
 	}
-	bms[schemas.Data], bms[schemas.Rejected] = spool, spool
+	for stream, raw := range webhook {
+		bms[stream] = raw
+	}
 	raw, _ := json.Marshal(state{Bookmarks: bms}) // keys sorted: a stable line
 	return raw
 }
@@ -62,6 +70,23 @@ func ParseState(raw []byte) (Bookmark, error) {
 		found = true
 	}
 	return out, nil
+}
+
+// ParseKafkaPosition reads the Kafka loader's position from
+// bookmarks.data of the --state value; the zero Position (every partition
+// from its start) when there is none.
+func ParseKafkaPosition(raw []byte) (kafkaspool.Position, error) {
+	st, err := decodeState(raw)
+	if err != nil {
+		return kafkaspool.Position{}, err
+	}
+	var pos kafkaspool.Position
+	if b, ok := st.Bookmarks[schemas.Data]; ok && string(b) != "null" {
+		if err := json.Unmarshal(b, &pos); err != nil {
+			return kafkaspool.Position{}, fmt.Errorf("decoding state: bookmark of %s: %w", schemas.Data, err)
+		}
+	}
+	return pos, nil
 }
 
 // ParseAppAPIBookmarks returns the bookmarks of the App API streams in the

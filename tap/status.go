@@ -5,12 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 )
 
 // mainStatus prints, for a person, what /metrics exposes: from the spool
@@ -35,7 +39,12 @@ func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	now := time.Now()
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	problems := printSpoolStatus(w, cfg, now)
+	var problems string
+	if cfg.Spool == SpoolKafka {
+		problems = printKafkaStatus(ctx, w, cfg)
+	} else {
+		problems = printSpoolStatus(w, cfg, now)
+	}
 	if *metricsURL == "" && cfg.Listen != "" {
 		*metricsURL = "http://" + hostPort(cfg.Listen) + "/metrics"
 	}
@@ -85,6 +94,32 @@ func printSpoolStatus(w io.Writer, cfg Config, now time.Time) string {
 	} else {
 		fmt.Fprintf(w, "webhook tokens\t%d in webhook_tokens, %d in %s\n", len(cfg.WebhookTokens), len(tf.Tokens), TokenFileName)
 	}
+	return ""
+}
+
+// printKafkaStatus prints the topic's offsets per partition (what a loader
+// with an empty state would read, and where its end is); it returns a
+// problem when the cluster cannot say.
+func printKafkaStatus(ctx context.Context, w io.Writer, cfg Config) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topic := cfg.Kafka.Topic
+	if topic == "" {
+		topic = kafkaspool.DefaultTopic
+	}
+	fmt.Fprintf(w, "spool\tkafka topic %s\n", topic)
+	ranges, err := kafkaspool.Offsets(ctx, cfg.Kafka)
+	if err != nil {
+		return fmt.Sprintf("kafka: %v", err)
+	}
+	parts := slices.Sorted(maps.Keys(ranges))
+	var held int64
+	for _, p := range parts {
+		r := ranges[p]
+		held += r.End - r.Start
+		fmt.Fprintf(w, "partition %d\tend offset %d (%d records held, from offset %d)\n", p, r.End, r.End-r.Start, r.Start)
+	}
+	fmt.Fprintf(w, "kafka records\t%d held in %d partitions\n", held, len(parts))
 	return ""
 }
 
