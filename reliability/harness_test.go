@@ -258,20 +258,29 @@ func (p *pipeline) lastState() string {
 	return p.states[len(p.states)-1]
 }
 
+// tapArgs returns the tap's arguments for run number run: its config, and
+// --state with the last state the target printed (state), written to a file
+// of the run's own, when there is one.
+func tapArgs(t *testing.T, dir, tapCfg string, run int, state string) []string {
+	t.Helper()
+	args := []string{"--config", tapCfg}
+	if state != "" {
+		path := filepath.Join(dir, fmt.Sprintf("state-%d.json", run))
+		if err := os.WriteFile(path, []byte(state), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--state", path)
+	}
+	return args
+}
+
 // start starts both processes, the tap with --state set to the last state
 // the target printed, and waits until the tap is ready.
 func (p *pipeline) start() {
 	t := p.t
 	t.Helper()
 	p.runs++
-	args := []string{"--config", p.tapCfg}
-	if st := p.lastState(); st != "" {
-		path := filepath.Join(p.dir, fmt.Sprintf("state-%d.json", p.runs))
-		if err := os.WriteFile(path, []byte(st), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "--state", path)
-	}
+	args := tapArgs(t, p.dir, p.tapCfg, p.runs, p.lastState())
 	pipeR, pipeW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

@@ -209,14 +209,7 @@ func (p *fuzzPipeline) start() {
 	t := p.t
 	t.Helper()
 	p.runs++
-	args := []string{"--config", p.tapCfg}
-	if st := p.lastState(); st != "" {
-		path := filepath.Join(p.dir, fmt.Sprintf("state-%d.json", p.runs))
-		if err := os.WriteFile(path, []byte(st), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "--state", path)
-	}
+	args := tapArgs(t, p.dir, p.tapCfg, p.runs, p.lastState())
 	tapOutR, tapOutW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
