@@ -217,8 +217,7 @@ type pipeline struct {
 	targetCfg string
 	logs      *os.File // both processes' stderr, every run
 
-	mu     sync.Mutex
-	states []string // every line the target printed, over all runs
+	states stateLines // every line the target printed, over all runs
 
 	tap, target *proc
 	runs        int
@@ -248,15 +247,43 @@ func newPipeline(t *testing.T, bins binaries, dsn string) *pipeline {
 
 func (p *pipeline) url() string { return "http://" + p.addr + "/webhook/" + testToken }
 
-// lastState is the last line the target printed, or "".
-func (p *pipeline) lastState() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.states) == 0 {
+// stateLines collects the lines a target prints (its states), from every
+// run of a pipeline. Safe for concurrent use.
+type stateLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// collect reads r to its end in a goroutine, keeping every line; the
+// channel closes when r is drained.
+func (s *stateLines) collect(r *os.File) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.lines = append(s.lines, sc.Text())
+			s.mu.Unlock()
+		}
+		_ = r.Close()
+	}()
+	return done
+}
+
+// last is the last line the target printed, or "".
+func (s *stateLines) last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) == 0 {
 		return ""
 	}
-	return p.states[len(p.states)-1]
+	return s.lines[len(s.lines)-1]
 }
+
+// lastState is the last line the target printed, or "".
+func (p *pipeline) lastState() string { return p.states.last() }
 
 // tapArgs returns the tap's arguments for run number run: its config, and
 // --state with the last state the target printed (state), written to a file
@@ -294,18 +321,7 @@ func (p *pipeline) start() {
 	targetCmd := exec.Command(p.bins.targetPG, "--config", p.targetCfg)
 	targetCmd.Stdin, targetCmd.Stdout, targetCmd.Stderr = pipeR, outW, p.logs
 
-	linesDone := make(chan struct{})
-	go func() {
-		defer close(linesDone)
-		sc := bufio.NewScanner(outR)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.states = append(p.states, sc.Text())
-			p.mu.Unlock()
-		}
-		_ = outR.Close()
-	}()
+	linesDone := p.states.collect(outR)
 	p.target = startProc(t, targetCmd, func() { <-linesDone })
 	p.tap = startProc(t, tapCmd, nil)
 	// The children hold their own copies of the pipe ends.

@@ -1,13 +1,11 @@
 package reliability_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,8 +94,7 @@ type fuzzPipeline struct {
 	logs      *os.File
 	tee       *os.File
 
-	mu     sync.Mutex
-	states []string
+	states stateLines
 
 	tap, target *proc
 	teeDone     chan struct{}
@@ -194,14 +191,7 @@ func (p *fuzzPipeline) endTornLine() int64 {
 
 func (p *fuzzPipeline) url() string { return "http://" + p.addr + "/webhook/" + testToken }
 
-func (p *fuzzPipeline) lastState() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.states) == 0 {
-		return ""
-	}
-	return p.states[len(p.states)-1]
-}
+func (p *fuzzPipeline) lastState() string { return p.states.last() }
 
 // start starts tap | tee | target, the tap with --state set to the last
 // state the target printed, and waits until the tap is ready.
@@ -255,18 +245,7 @@ func (p *fuzzPipeline) start() {
 		_ = tapOutR.Close()
 		_ = targetInW.Close()
 	}()
-	linesDone := make(chan struct{})
-	go func() {
-		defer close(linesDone)
-		sc := bufio.NewScanner(targetOutR)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.states = append(p.states, sc.Text())
-			p.mu.Unlock()
-		}
-		_ = targetOutR.Close()
-	}()
+	linesDone := p.states.collect(targetOutR)
 	p.target = startProc(t, targetCmd, func() { <-linesDone })
 	p.tap = startProc(t, tapCmd, nil)
 	for _, f := range []*os.File{tapOutW, targetInR, targetOutW} {
