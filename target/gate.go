@@ -8,9 +8,12 @@ import (
 )
 
 // stateGate holds STATE values until every record received before them is
-// committed. Records are numbered in input order; a state received after
-// record n-1 has position n and may be written once the lowest uncommitted
-// record number is at least n.
+// committed, so an orchestrator that resumes from the last state written
+// never skips a record that did not load. Records are numbered in input
+// order from 0; a state received after record n-1 has position n and may
+// be written once the lowest uncommitted record number is at least n. The
+// gate does not track records itself: its owner tells it the lowest
+// uncommitted number whenever that may have risen.
 type stateGate struct {
 	out         io.Writer
 	pending     []pendingState // in input order
@@ -54,6 +57,19 @@ func (g *stateGate) release(lowestUncommitted int64) error {
 	v := g.pending[n-1].value
 	g.pending = append(g.pending[:0], g.pending[n:]...)
 	return g.write(v)
+}
+
+// finish is release at the end of input, once all read records are
+// committed. It then writes the newest state received, unless that was the
+// last one written.
+func (g *stateGate) finish(read int64) error {
+	if err := g.release(read); err != nil {
+		return err
+	}
+	if g.latest != nil {
+		return g.write(g.latest)
+	}
+	return nil
 }
 
 // write sends one state line to out, skipping a repeat of the last one.

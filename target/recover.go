@@ -85,32 +85,26 @@ func toValidString(s string) string {
 // until the rows that fail are alone; such a row loads with the value the
 // error names moved to _sdc_errors, or else goes to RejectedTable. What
 // loads is committed; only an error that is not about data stops.
-func (r *runner) loadBatch(ctx context.Context, j job, res *result) error {
+func (w *loadWorker) loadBatch(ctx context.Context, j job, res *result) error {
 	b := j.batch
 	if len(b.Rows) > 0 {
-		err := r.retry(ctx, "loading into "+b.Table, func() error { return r.loader.Load(ctx, b) })
-		if err != nil {
-			if err = r.recoverBatch(ctx, j, res, err); err != nil {
+		if err := w.load(ctx, b); err != nil {
+			if err = w.recoverBatch(ctx, j, res, err); err != nil {
 				return err
 			}
 		}
 	}
-	return r.reject(ctx, j.meta.rejects, res)
+	return w.reject(ctx, j.meta.rejects, res)
 }
 
-func (r *runner) recoverBatch(ctx context.Context, j job, res *result, err error) error {
+func (w *loadWorker) recoverBatch(ctx context.Context, j job, res *result, err error) error {
 	// Another process may have changed the table: read it again (under
 	// the loader's lock), convert the values to its types, load again.
 	for attempt := 0; attempt < 3; attempt++ {
-		if r.loader.Retryable(err) || ctx.Err() != nil {
+		if w.loader.Retryable(err) || ctx.Err() != nil {
 			return err // transient, and retrying gave up
 		}
-		var actual Table
-		ensureErr := r.retry(ctx, "ensuring table "+j.meta.table.Name, func() error {
-			var e error
-			actual, e = r.loader.EnsureTable(ctx, j.meta.table)
-			return e
-		})
+		actual, ensureErr := w.ensure(ctx, j.meta.table)
 		if ensureErr != nil {
 			return fmt.Errorf("%w (then ensuring the table: %w)", err, ensureErr)
 		}
@@ -118,37 +112,36 @@ func (r *runner) recoverBatch(ctx context.Context, j job, res *result, err error
 			break
 		}
 		res.reread = &actual
-		r.log.Warn().Str("table", j.batch.Table).Msg("table changed by another process; loading again with its column types")
-		err = r.retry(ctx, "loading into "+j.batch.Table, func() error { return r.loader.Load(ctx, j.batch) })
-		if err == nil {
+		w.log.Warn().Str("table", j.batch.Table).Msg("table changed by another process; loading again with its column types")
+		if err = w.load(ctx, j.batch); err == nil {
 			return nil
 		}
 	}
-	if _, ok := r.loader.DataError(err); !ok {
+	if _, ok := w.loader.DataError(err); !ok {
 		return err
 	}
-	r.log.Warn().Str("table", j.batch.Table).Int("rows", len(j.batch.Rows)).Msg("batch refused on its data; splitting it to find the rows")
-	return r.split(ctx, j, j.batch.Rows, err, res)
+	w.log.Warn().Str("table", j.batch.Table).Int("rows", len(j.batch.Rows)).Msg("batch refused on its data; splitting it to find the rows")
+	return w.split(ctx, j, j.batch.Rows, err, res)
 }
 
 // split loads rows, known to fail with err as a whole, in two halves,
 // recursively, down to single rows.
-func (r *runner) split(ctx context.Context, j job, rows [][]any, err error, res *result) error {
+func (w *loadWorker) split(ctx context.Context, j job, rows [][]any, err error, res *result) error {
 	if len(rows) == 1 {
-		return r.isolate(ctx, j, rows[0], err, res)
+		return w.isolate(ctx, j, rows[0], err, res)
 	}
 	mid := len(rows) / 2
 	for _, part := range [][][]any{rows[:mid], rows[mid:]} {
 		sub := *j.batch
 		sub.Rows = part
-		err := r.retry(ctx, "loading into "+sub.Table, func() error { return r.loader.Load(ctx, &sub) })
+		err := w.load(ctx, &sub)
 		if err == nil {
 			continue
 		}
-		if _, ok := r.loader.DataError(err); !ok {
+		if _, ok := w.loader.DataError(err); !ok {
 			return err
 		}
-		if err := r.split(ctx, j, part, err, res); err != nil {
+		if err := w.split(ctx, j, part, err, res); err != nil {
 			return err
 		}
 	}
@@ -158,11 +151,11 @@ func (r *runner) split(ctx context.Context, j job, rows [][]any, err error, res 
 // isolate loads a row that fails alone with err: while the error names a
 // column whose value may move, the value moves to _sdc_errors and the row
 // loads again; otherwise the row goes to RejectedTable.
-func (r *runner) isolate(ctx context.Context, j job, row []any, err error, res *result) error {
+func (w *loadWorker) isolate(ctx context.Context, j job, row []any, err error, res *result) error {
 	b, m := j.batch, j.meta
 	moved := map[int]bool{}
 	for {
-		col, _ := r.loader.DataError(err)
+		col, _ := w.loader.DataError(err)
 		i := columnIndex(b.Columns, col)
 		if i < 0 || moved[i] || IsReservedColumn(col, b.Keys) || row[i] == nil {
 			break
@@ -174,11 +167,10 @@ func (r *runner) isolate(ctx context.Context, j job, row []any, err error, res *
 		res.aside++
 		one := *b
 		one.Rows = [][]any{row}
-		err = r.retry(ctx, "loading into "+b.Table, func() error { return r.loader.Load(ctx, &one) })
-		if err == nil {
+		if err = w.load(ctx, &one); err == nil {
 			return nil
 		}
-		if _, ok := r.loader.DataError(err); !ok {
+		if _, ok := w.loader.DataError(err); !ok {
 			return err
 		}
 	}
@@ -190,23 +182,19 @@ func (r *runner) isolate(ctx context.Context, j job, row []any, err error, res *
 	if m.seqCol >= 0 {
 		seq = row[m.seqCol]
 	}
-	return r.reject(ctx, [][]any{rejectedRow(m.stream, key, rowJSON(b.Columns, row), err.Error(), r.opts.now(), seq)}, res)
+	return w.reject(ctx, [][]any{rejectedRow(m.stream, key, rowJSON(b.Columns, row), err.Error(), w.now(), seq)}, res)
 }
 
 // reject writes rows to RejectedTable, creating it the first time.
-func (r *runner) reject(ctx context.Context, rows [][]any, res *result) error {
+func (w *loadWorker) reject(ctx context.Context, rows [][]any, res *result) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if !r.rejectedReady {
-		err := r.retry(ctx, "ensuring table "+RejectedTable, func() error {
-			_, err := r.loader.EnsureTable(ctx, rejectedTable)
-			return err
-		})
-		if err != nil {
+	if !w.rejectedReady {
+		if _, err := w.ensure(ctx, rejectedTable); err != nil {
 			return err
 		}
-		r.rejectedReady = true
+		w.rejectedReady = true
 	}
 	// Rows of one batch are unique per key; the last one wins.
 	last := map[string]int{}
@@ -225,7 +213,7 @@ func (r *runner) reject(ctx context.Context, rows [][]any, res *result) error {
 		names[i] = c.Name
 	}
 	b := &Batch{Table: RejectedTable, Columns: names, Keys: rejectedTable.Keys, Rows: unique}
-	if err := r.retry(ctx, "loading into "+RejectedTable, func() error { return r.loader.Load(ctx, b) }); err != nil {
+	if err := w.load(ctx, b); err != nil {
 		return fmt.Errorf("keeping %d rejected records in %s: %w", len(unique), RejectedTable, err)
 	}
 	res.rejected += len(rows)

@@ -32,30 +32,22 @@ func defaultOptions() options {
 	}
 }
 
-// item is one result of the parsing goroutine.
-type item struct {
-	msg singer.Message
-	err error
-}
-
 // run loads the Singer messages of in until its end. Pipeline: a goroutine
-// reads and parses lines; the calling goroutine converts records into rows,
-// batches them and gates states; a loader goroutine runs EnsureTable and
-// Load, so one batch loads while the next fills. States go to out only once
-// everything before them is committed.
+// reads and parses lines (readAhead); the calling goroutine converts
+// records into rows, batches them and gates states (runner); a load worker
+// goroutine runs EnsureTable and Load, so one batch loads while the next
+// fills. States go to out only once everything before them is committed.
 func run(ctx context.Context, cfg Config, loader Loader, in io.Reader, out io.Writer, log zerolog.Logger, opts options) error {
 	if opts.seqBase == 0 {
 		opts.seqBase = opts.now().UnixNano()
 	}
 	loadCtx, cancelLoads := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLoads()
-	r := newRunner(cfg, loader, out, log, opts)
-	go r.loadLoop(loadCtx)
+	r := newRunner(cfg, out, log, opts)
+	go newLoadWorker(loader, log, opts).run(loadCtx, r.queue.jobs, r.queue.results)
 
-	stop := make(chan struct{})
-	defer close(stop)
-	msgs := make(chan item, opts.queue)
-	go readMessages(in, msgs, stop)
+	msgs, stopReading := readAhead(in, opts.queue)
+	defer stopReading()
 
 	err := r.loop(ctx, msgs)
 	if err == nil {
@@ -64,26 +56,10 @@ func run(ctx context.Context, cfg Config, loader Loader, in io.Reader, out io.Wr
 	if err != nil {
 		cancelLoads()
 	}
-	close(r.jobs)
-	for range r.results { // wait for the loader goroutine to stop using the loader
+	close(r.queue.jobs)
+	for range r.queue.results { // wait for the load worker to stop using the loader
 	}
 	return err
-}
-
-func readMessages(in io.Reader, msgs chan<- item, stop <-chan struct{}) {
-	defer close(msgs)
-	rd := singer.NewReader(in, 0)
-	for {
-		m, err := rd.Next()
-		select {
-		case msgs <- item{msg: m, err: err}:
-		case <-stop:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // loop handles messages, load results and batch ages until the end of
@@ -103,12 +79,12 @@ func (r *runner) loop(ctx context.Context, msgs <-chan item) error {
 			if err := r.handle(it.msg); err != nil {
 				return err
 			}
-		case res := <-r.results:
+		case res := <-r.queue.results:
 			if err := r.loaded(res); err != nil {
 				return err
 			}
-		case <-r.timerC:
-			r.timerAt = time.Time{}
+		case <-r.ages.C:
+			r.ages.invalidate()
 			if err := r.flushAged(); err != nil {
 				return err
 			}
@@ -130,7 +106,7 @@ func (r *runner) handle(m singer.Message) error {
 			r.log.Debug().Int("line", m.Line).Msg("ignoring state without a value")
 			return nil
 		}
-		if err := r.gate.add(r.nextSeq, m.Value); err != nil {
+		if err := r.gate.add(r.nextSeq, m.Value); err != nil { // after the records read so far
 			return &singer.LineError{Line: m.Line, Err: err}
 		}
 		return r.gate.release(r.lowestUncommitted())
@@ -154,18 +130,13 @@ func (r *runner) finish() error {
 			return err
 		}
 	}
-	for len(r.inflight) > 0 {
-		if err := r.loaded(<-r.results); err != nil {
+	for len(r.queue.inflight) > 0 {
+		if err := r.loaded(<-r.queue.results); err != nil {
 			return err
 		}
 	}
-	if err := r.gate.release(r.nextSeq); err != nil {
+	if err := r.gate.finish(r.nextSeq); err != nil {
 		return err
-	}
-	if r.gate.latest != nil {
-		if err := r.gate.write(r.gate.latest); err != nil {
-			return err
-		}
 	}
 	r.summary()
 	return nil

@@ -24,6 +24,8 @@ const (
 	ColErrors = "_sdc_errors"
 )
 
+// metadataColumns are the metadata columns in table order. Rows get their
+// values by name (metaCols), so reordering this list is safe.
 var metadataColumns = []Column{
 	{Name: colExtractedAt, Type: TypeTimestamp},
 	{Name: colReceivedAt, Type: TypeTimestamp},
@@ -162,7 +164,7 @@ type layout struct {
 	table   Table
 	fields  map[string]*field // top-level properties by name as sent
 	keyCols []int             // columns of table.Keys, in order
-	meta    int               // index of the first metadata column; -1 without
+	meta    metaCols          // the metadata columns, by name
 	errCol  int               // index of _sdc_errors
 	// paths names, per column, the property whose values it holds (the
 	// first of case twins), for values the loader sets aside.
@@ -201,7 +203,7 @@ func newLayout(stream string, schema json.RawMessage, keys []string, flattenLeve
 	if len(bytes.TrimSpace(top.Properties)) == 0 || top.Properties[0] != '{' {
 		return nil, fmt.Errorf("schema of stream %q has no properties object", stream)
 	}
-	l := &layout{table: Table{Name: TableName(stream)}, fields: map[string]*field{}, meta: -1}
+	l := &layout{table: Table{Name: TableName(stream)}, fields: map[string]*field{}}
 	isKey := map[string]bool{}
 	for _, k := range keys {
 		isKey[k] = true
@@ -220,13 +222,13 @@ func newLayout(stream string, schema json.RawMessage, keys []string, flattenLeve
 		l.table.Keys = append(l.table.Keys, l.table.Columns[f.col].Name)
 	}
 	if metadata {
-		l.meta = len(l.table.Columns)
 		l.table.Columns = append(l.table.Columns, metadataColumns...)
 		l.paths = append(l.paths, make([]string, len(metadataColumns))...)
 	}
 	l.errCol = len(l.table.Columns)
 	l.table.Columns = append(l.table.Columns, Column{Name: ColErrors, Type: TypeJSON})
 	l.paths = append(l.paths, "")
+	l.meta = findMetaCols(l.table.Columns)
 	return l, nil
 }
 
@@ -445,9 +447,7 @@ func (l *layout) bind(got Table) ([]ColumnType, error) {
 		for i, c := range l.keyCols {
 			l.keyCols[i] = renumber[c]
 		}
-		if l.meta >= 0 {
-			l.meta = renumber[l.meta]
-		}
+		l.meta = findMetaCols(l.table.Columns)
 		l.errCol = renumber[l.errCol]
 		l.aside += renumberFields(l.fields, renumber)
 		twins := map[int][]string{}
