@@ -39,7 +39,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		wantKey string
 	}{
 		{"misspelt signing key", `{"webhook_tokens":["` + testToken + `"],"signing_key":["k"]}`, "signing_key: unknown key"},
-		{"short token", `{"webhook_tokens":["short"]}`, "webhook_tokens:"},
+		{"short token", `{"webhook_tokens":["short"]}`, "webhook_tokens[0]: token has 5 characters"},
 		{"bad duration", `{"webhook_tokens":["` + testToken + `"],"signature_max_age":"soon"}`, "signature_max_age:"},
 		{"negative duration", `{"webhook_tokens":["` + testToken + `"],"exit_after_idle":"-1s"}`, "exit_after_idle:"},
 		{"zero state interval", `{"webhook_tokens":["` + testToken + `"],"state_interval":"0s"}`, "state_interval:"},
