@@ -1,6 +1,7 @@
 package target
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -166,6 +167,9 @@ func loadConfig[C any](p Plugin[C], path string, lookupEnv func(string) (string,
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, own, &ConfigError{Key: "--config", Err: err}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("null") // an empty file is no settings to a target; the tap refuses one
 	}
 	vals, errs := config.Read(data)
 	if vals == nil {

@@ -69,8 +69,7 @@ func TestRead(t *testing.T) {
 		keys     string // sorted, comma-joined; "-" for nil Values
 		wantErr  string
 	}{
-		{"empty file", "", "", ""},
-		{"white space", " \n", "", ""},
+		{"empty file", "", "-", "config: not a JSON object: EOF"},
 		{"null", "null", "", ""},
 		{"null values are unset", `{"a":null,"b":1,"c": null }`, "b", ""},
 		{"set twice keeps the values", `{"a":1,"a":2,"b":null}`, "a", "a: " + jsonconfig.ErrSetTwice.Error()},

@@ -21,15 +21,12 @@ func (v Values) Has(key string) bool {
 	return ok
 }
 
-// Read parses a config file: one JSON object, or null, or nothing at all
-// (no settings). A null value leaves its key unset. Keys set more than once
-// come back as Errors beside the values, so that they are reported with
-// every other problem; a file that is not one JSON object (or has text
-// after it) gives nil Values and an Error for key "config".
+// Read parses a config file: one JSON object, or null (no settings). A null
+// value leaves its key unset. Keys set more than once come back as Errors
+// beside the values, so that they are reported with every other problem; a
+// file that is not one JSON object (an empty one included) or has text
+// after it gives nil Values and an Error for key "config".
 func Read(data []byte) (Values, Errors) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return Values{}, nil
-	}
 	obj, twice, err := jsonconfig.Object(data)
 	if err != nil {
 		return nil, Errors{{Key: "config", Err: err}}
