@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/cio-singer/tap-customerio-webhook/internal/about"
 	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 )
 
@@ -54,9 +53,6 @@ func configTable() config.Table[Config] {
 	}, Check: checkConfig}
 }
 
-// settings describes the keys of Config for --about and env overrides.
-func settings() []about.Setting { return configTable().About() }
-
 // checkConfig is the rules between the keys: dbname and its alias, a host
 // or a dsn, a schema name PostgreSQL can hold, a connection string pgx
 // parses.
@@ -92,14 +88,6 @@ func checkConfig(c *Config, given config.Values) config.Errors {
 		}
 	}
 	return errs
-}
-
-// parseConfig reads the loader's keys over DefaultConfig and reports every
-// bad value at once, each as a *target.ConfigError naming its key.
-func parseConfig(v config.Values) (Config, error) {
-	var c Config
-	err := configTable().Decode(&c, v).Err()
-	return c, err
 }
 
 // connString returns the libpq connection string for c.
