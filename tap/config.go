@@ -1,23 +1,19 @@
 package tap
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
-	"github.com/cio-singer/tap-customerio-webhook/internal/jsonconfig"
+	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
@@ -50,9 +46,6 @@ type Config struct {
 	// Spool is SpoolDisk (spool_dir) or SpoolKafka (the Kafka settings).
 	Spool string
 	Kafka kafkaspool.Config
-	// set names the keys the file or the environment gave, so that a
-	// Kafka setting without spool "kafka" is refused even at its default.
-	set map[string]bool
 	// AppAPI reads the history webhooks never sent (streams deliveries,
 	// campaigns, ...) when its Key is set.
 	AppAPI AppAPIConfig
@@ -76,270 +69,135 @@ type AppAPIConfig struct {
 	Interval  time.Duration
 }
 
-// setting is one config key: how --about describes it and how its JSON
-// value is decoded into Config. The defaults live here and nowhere else.
-type setting struct {
-	about.Setting
-	apply func(c *Config, raw json.RawMessage) error
-}
-
-func settings() []setting {
-	return []setting{
-		{about.Setting{Name: "listen", Type: "string", Default: "127.0.0.1:8080",
-			Description: `Address the HTTP server listens on; "" runs no server and only emits what the spool holds.`},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.Listen); err != nil {
-					return err
-				}
-				if _, _, err := net.SplitHostPort(c.Listen); c.Listen != "" && err != nil {
-					return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8080, :8080)", c.Listen)
-				}
-				return nil
-			}},
-		{about.Setting{Name: "webhook_tokens", Type: "array", Secret: true,
-			Description: "Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Added to the tokens in spool_dir/tokens.json (see `token new`); the server needs at least one token in all."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeStrings(raw, &c.WebhookTokens); err != nil {
-					return err
-				}
-				if len(c.WebhookTokens) == 0 {
-					return nil // the token file may hold them: checkTokens decides at start
-				}
-				_, err := auth.ParseTokens(c.WebhookTokens)
-				return err
-			}},
-		{about.Setting{Name: "signing_keys", Type: "array", Secret: true,
-			Description: "Customer.io webhook signing keys; when set, every webhook must carry a valid X-CIO-Signature."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeStrings(raw, &c.SigningKeys); err != nil {
-					return err
-				}
-				for i, k := range c.SigningKeys {
-					if k == "" {
-						return fmt.Errorf("entry %d is empty", i)
-					}
-				}
-				return nil
-			}},
-		{about.Setting{Name: "signature_max_age", Type: "string", Default: "0s",
-			Description: `When > 0 (e.g. "5m"), reject signatures whose X-CIO-Timestamp is older or newer than this. Needs signing_keys.`},
-			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SignatureMaxAge) }},
-		{about.Setting{Name: "spool_dir", Type: "string", Default: "./spool",
-			Description: "Where acknowledged webhooks are kept until emitted and released."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.SpoolDir); err != nil {
-					return err
-				}
-				if c.SpoolDir == "" {
-					return errors.New("must not be empty")
-				}
-				return nil
-			}},
-		{about.Setting{Name: "spool_max_bytes", Type: "integer", Default: 0,
-			Description: "When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes. At least 64 MiB plus twice max_body_bytes (about 80 MiB by default): the segment being written is never released."},
-			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolMaxBytes, 0) }},
-		{about.Setting{Name: "spool_retention", Type: "string", Default: "0s",
-			Description: `Keep emitted webhooks in the spool this long (e.g. "168h"), so a run with an empty state replays them into a new warehouse; "0s" deletes them at the start after the --state that covers them.`},
-			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.SpoolRetention) }},
-		{about.Setting{Name: "spool_retention_bytes", Type: "integer", Default: 0,
-			Description: "When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first. Needs spool_retention; required with spool_retention and spool_max_bytes, and must leave the minimum of spool_max_bytes free."},
-			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.SpoolRetentionBytes, 0) }},
-		{about.Setting{Name: "spool", Type: "string", Default: SpoolDisk,
-			Description: `Where acknowledged webhooks are kept: "disk" (spool_dir) or "kafka" (a Kafka topic, the kafka_* settings; README "Past one machine").`},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.Spool); err != nil {
-					return err
-				}
-				if c.Spool != SpoolDisk && c.Spool != SpoolKafka {
-					return fmt.Errorf("%q is neither %q nor %q", c.Spool, SpoolDisk, SpoolKafka)
-				}
-				return nil
-			}},
-		{about.Setting{Name: "kafka_brokers", Type: "array",
-			Description: `Seed brokers ("host:9092") of the Kafka cluster; required with spool "kafka".`},
-			func(c *Config, raw json.RawMessage) error { return decodeStrings(raw, &c.Kafka.Brokers) }},
-		{about.Setting{Name: "kafka_topic", Type: "string", Default: kafkaspool.DefaultTopic,
-			Description: "The Kafka topic: one record per webhook (value: the raw body; headers: receive time and token id)."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.Kafka.Topic); err != nil {
-					return err
-				}
-				if c.Kafka.Topic == "" {
-					return errors.New("must not be empty")
-				}
-				return nil
-			}},
-		{about.Setting{Name: "kafka_produce_timeout", Type: "string", Default: "3s",
-			Description: "A webhook the cluster has not acknowledged (acks=all) within this gets 503 with Retry-After; under the 4 s Customer.io waits."},
-			func(c *Config, raw json.RawMessage) error {
-				return decodePositiveDuration(raw, &c.Kafka.ProduceTimeout)
-			}},
-		{about.Setting{Name: "kafka_tls", Type: "boolean", Default: false,
-			Description: "TLS to the Kafka brokers."},
-			func(c *Config, raw json.RawMessage) error { return decodeBool(raw, &c.Kafka.TLS) }},
-		{about.Setting{Name: "kafka_ca_file", Type: "string",
-			Description: "PEM file of the certificate authorities to trust for the brokers instead of the system's. Needs kafka_tls."},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.CAFile) }},
-		{about.Setting{Name: "kafka_sasl_mechanism", Type: "string",
-			Description: "SASL authentication to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: none."},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLMechanism) }},
-		{about.Setting{Name: "kafka_sasl_username", Type: "string",
-			Description: "SASL user name. Needs kafka_sasl_mechanism."},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLUsername) }},
-		{about.Setting{Name: "kafka_sasl_password", Type: "string", Secret: true,
-			Description: "SASL password. Needs kafka_sasl_mechanism."},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.Kafka.SASLPassword) }},
-		{about.Setting{Name: "kafka_partitions", Type: "array",
-			Description: "The partitions this loader emits (several loaders split a topic, e.g. [0, 1] and [2, 3]); empty: all."},
-			func(c *Config, raw json.RawMessage) error { return decodePartitions(raw, &c.Kafka.Partitions) }},
-		{about.Setting{Name: "kafka_allow_unsafe_topic", Type: "boolean", Default: false,
-			Description: "At start the tap refuses a topic with replication factor below 3 or min.insync.replicas below 2; true makes that a warning (development, one broker)."},
-			func(c *Config, raw json.RawMessage) error { return decodeBool(raw, &c.Kafka.AllowUnsafeTopic) }},
-		{about.Setting{Name: "max_body_bytes", Type: "integer", Default: 8 << 20,
-			Description: "Larger webhook bodies get 413. At most 268435456 (256 MiB, what the spool stores in one record)."},
-			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxBodyBytes, 1) }},
-		{about.Setting{Name: "max_inflight_bytes", Type: "integer", Default: 64 << 20,
-			Description: "Memory budget for all webhook bodies being received at once; past it webhooks get 503 with Retry-After (Customer.io retries). At least max_body_bytes."},
-			func(c *Config, raw json.RawMessage) error { return decodeInt(raw, &c.MaxInflightBytes, 1) }},
-		{about.Setting{Name: "state_interval", Type: "string", Default: "1s",
-			Description: "How often, at most, a STATE message is written while records flow."},
-			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.StateInterval) }},
-		{about.Setting{Name: "exit_after_idle", Type: "string", Default: "0s",
-			Description: `When > 0, exit cleanly (final STATE, exit 0) after this long with nothing new to emit; "0s" runs until SIGTERM.`},
-			func(c *Config, raw json.RawMessage) error { return decodeDuration(raw, &c.ExitAfterIdle) }},
-		{about.Setting{Name: "app_api_key", Type: "string", Secret: true,
-			Description: "Customer.io App API key (Settings > API Credentials > App API Keys). When set, runs also emit the streams deliveries, campaigns, broadcasts, newsletters and transactional_messages read from the App API."},
-			func(c *Config, raw json.RawMessage) error { return decodeString(raw, &c.AppAPI.Key) }},
-		{about.Setting{Name: "app_api_region", Type: "string", Default: "us",
-			Description: "Region of the Customer.io account: us (api.customer.io) or eu (api-eu.customer.io)."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.AppAPI.Region); err != nil {
-					return err
-				}
-				c.AppAPI.Region = strings.ToLower(strings.TrimSpace(c.AppAPI.Region))
-				if c.AppAPI.Region != "us" && c.AppAPI.Region != "eu" {
-					return fmt.Errorf("%q is neither us nor eu", c.AppAPI.Region)
-				}
-				return nil
-			}},
-		{about.Setting{Name: "app_api_url", Type: "string",
-			Description: "Base URL of the App API (e.g. https://proxy.example.com/v1); overrides app_api_region. For proxies and tests."},
-			func(c *Config, raw json.RawMessage) error {
-				if err := decodeString(raw, &c.AppAPI.URL); err != nil {
-					return err
-				}
-				if _, err := appapi.BaseURL("", c.AppAPI.URL); err != nil {
-					return errors.New("is not an http(s) URL") // never quote it: it may hold credentials
-				}
-				return nil
-			}},
-		{about.Setting{Name: "app_api_start_date", Type: "string",
-			Description: `Where the first run reads deliveries from: an RFC 3339 date-time or a date ("2025-01-31"); empty: the 180 days the API keeps by default.`},
-			func(c *Config, raw json.RawMessage) error { return decodeStartDate(raw, &c.AppAPI.StartDate) }},
-		{about.Setting{Name: "app_api_lookback", Type: "string", Default: "168h",
-			Description: "Each run reads deliveries again from this long before its bookmark, because their metrics (opened, clicked, ...) keep arriving for days."},
-			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.AppAPI.Lookback) }},
-		{about.Setting{Name: "app_api_interval", Type: "string", Default: "1h",
-			Description: "How often a run that keeps running reads the App API streams again."},
-			func(c *Config, raw json.RawMessage) error { return decodePositiveDuration(raw, &c.AppAPI.Interval) }},
-		{about.Setting{Name: "log_level", Type: "string", Default: "info",
-			Description: "trace, debug, info, warn or error. Logs are JSON on stderr."},
-			func(c *Config, raw json.RawMessage) error {
-				var s string
-				if err := decodeString(raw, &s); err != nil {
-					return err
-				}
-				lvl, err := zerolog.ParseLevel(strings.ToLower(s))
-				if err != nil || s == "" {
-					return fmt.Errorf("%q is not a log level", s)
-				}
-				c.LogLevel = lvl
-				return nil
-			}},
-	}
+// configTable declares every config key: its documentation (--about,
+// the README table, meltano.yml) and how its value lands in Config. The
+// defaults live here and nowhere else.
+func configTable() config.Table[Config] {
+	return config.Table[Config]{Settings: []config.Setting[Config]{
+		config.Field("listen", config.String.Check(checkListen), func(c *Config) *string { return &c.Listen }).Default("127.0.0.1:8080").
+			Doc(`Address the HTTP server listens on; "" runs no server and only emits what the spool holds.`),
+		config.Field("webhook_tokens", config.Strings.Check(checkTokenList), func(c *Config) *[]string { return &c.WebhookTokens }).Secret().
+			Doc("Secret URL path tokens (POST /webhook/{token}): each a string of 32+ characters or sha256:<hex> of one. Added to the tokens in spool_dir/tokens.json (see `token new`); the server needs at least one token in all."),
+		config.Field("signing_keys", config.Strings.Check(noEmptyEntry), func(c *Config) *[]string { return &c.SigningKeys }).Secret().
+			Doc("Customer.io webhook signing keys; when set, every webhook must carry a valid X-CIO-Signature."),
+		config.Field("signature_max_age", config.Duration(false), func(c *Config) *time.Duration { return &c.SignatureMaxAge }).Default("0s").
+			Doc(`When > 0 (e.g. "5m"), reject signatures whose X-CIO-Timestamp is older or newer than this. Needs signing_keys.`),
+		config.Field("spool_dir", config.NonEmpty, func(c *Config) *string { return &c.SpoolDir }).Default("./spool").
+			Doc("Where acknowledged webhooks are kept until emitted and released."),
+		config.Field("spool_max_bytes", config.AtLeast[int64](0), func(c *Config) *int64 { return &c.SpoolMaxBytes }).Default(0).
+			Doc("When > 0, webhooks get 503 (and Customer.io retries) once the spool's files would exceed this many bytes. At least 64 MiB plus twice max_body_bytes (about 80 MiB by default): the segment being written is never released."),
+		config.Field("spool_retention", config.Duration(false), func(c *Config) *time.Duration { return &c.SpoolRetention }).Default("0s").
+			Doc(`Keep emitted webhooks in the spool this long (e.g. "168h"), so a run with an empty state replays them into a new warehouse; "0s" deletes them at the start after the --state that covers them.`),
+		config.Field("spool_retention_bytes", config.AtLeast[int64](0), func(c *Config) *int64 { return &c.SpoolRetentionBytes }).Default(0).
+			Doc("When > 0, emitted webhooks kept for spool_retention take at most about this many bytes: the oldest are deleted first. Needs spool_retention; required with spool_retention and spool_max_bytes, and must leave the minimum of spool_max_bytes free."),
+		config.Field("spool", config.String.Check(checkSpool), func(c *Config) *string { return &c.Spool }).Default(SpoolDisk).
+			Doc(`Where acknowledged webhooks are kept: "disk" (spool_dir) or "kafka" (a Kafka topic, the kafka_* settings; README "Past one machine").`),
+		config.Field("kafka_brokers", config.Strings, func(c *Config) *[]string { return &c.Kafka.Brokers }).
+			Doc(`Seed brokers ("host:9092") of the Kafka cluster; required with spool "kafka".`),
+		config.Field("kafka_topic", config.NonEmpty, func(c *Config) *string { return &c.Kafka.Topic }).Default(kafkaspool.DefaultTopic).
+			Doc("The Kafka topic: one record per webhook (value: the raw body; headers: receive time and token id)."),
+		config.Field("kafka_produce_timeout", config.Duration(true), func(c *Config) *time.Duration { return &c.Kafka.ProduceTimeout }).
+			Default(kafkaspool.DefaultProduceTimeout.String()).
+			Doc("A webhook the cluster has not acknowledged (acks=all) within this gets 503 with Retry-After; under the 4 s Customer.io waits."),
+		config.Field("kafka_tls", config.Bool, func(c *Config) *bool { return &c.Kafka.TLS }).Default(false).
+			Doc("TLS to the Kafka brokers."),
+		config.Field("kafka_ca_file", config.String, func(c *Config) *string { return &c.Kafka.CAFile }).
+			Doc("PEM file of the certificate authorities to trust for the brokers instead of the system's. Needs kafka_tls."),
+		config.Field("kafka_sasl_mechanism", config.String, func(c *Config) *string { return &c.Kafka.SASLMechanism }).
+			Doc("SASL authentication to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: none."),
+		config.Field("kafka_sasl_username", config.String, func(c *Config) *string { return &c.Kafka.SASLUsername }).
+			Doc("SASL user name. Needs kafka_sasl_mechanism."),
+		config.Field("kafka_sasl_password", config.String, func(c *Config) *string { return &c.Kafka.SASLPassword }).Secret().
+			Doc("SASL password. Needs kafka_sasl_mechanism."),
+		config.Field("kafka_partitions", partitions, func(c *Config) *[]int32 { return &c.Kafka.Partitions }).
+			Doc("The partitions this loader emits (several loaders split a topic, e.g. [0, 1] and [2, 3]); empty: all."),
+		config.Field("kafka_allow_unsafe_topic", config.Bool, func(c *Config) *bool { return &c.Kafka.AllowUnsafeTopic }).Default(false).
+			Doc("At start the tap refuses a topic with replication factor below 3 or min.insync.replicas below 2; true makes that a warning (development, one broker)."),
+		config.Field("max_body_bytes", config.AtLeast[int64](1), func(c *Config) *int64 { return &c.MaxBodyBytes }).Default(8 << 20).
+			Doc("Larger webhook bodies get 413. At most 268435456 (256 MiB, what the spool stores in one record)."),
+		config.Field("max_inflight_bytes", config.AtLeast[int64](1), func(c *Config) *int64 { return &c.MaxInflightBytes }).Default(64 << 20).
+			Doc("Memory budget for all webhook bodies being received at once; past it webhooks get 503 with Retry-After (Customer.io retries). At least max_body_bytes."),
+		config.Field("state_interval", config.Duration(true), func(c *Config) *time.Duration { return &c.StateInterval }).Default("1s").
+			Doc("How often, at most, a STATE message is written while records flow."),
+		config.Field("exit_after_idle", config.Duration(false), func(c *Config) *time.Duration { return &c.ExitAfterIdle }).Default("0s").
+			Doc(`When > 0, exit cleanly (final STATE, exit 0) after this long with nothing new to emit; "0s" runs until SIGTERM.`),
+		config.Field("app_api_key", config.String, func(c *Config) *string { return &c.AppAPI.Key }).Secret().
+			Doc("Customer.io App API key (Settings > API Credentials > App API Keys). When set, runs also emit the streams deliveries, campaigns, broadcasts, newsletters and transactional_messages read from the App API."),
+		config.Field("app_api_region", region, func(c *Config) *string { return &c.AppAPI.Region }).Default("us").
+			Doc("Region of the Customer.io account: us (api.customer.io) or eu (api-eu.customer.io)."),
+		config.Field("app_api_url", config.String.Check(checkAppAPIURL), func(c *Config) *string { return &c.AppAPI.URL }).
+			Doc("Base URL of the App API (e.g. https://proxy.example.com/v1); overrides app_api_region. For proxies and tests."),
+		config.Field("app_api_start_date", startDate, func(c *Config) *time.Time { return &c.AppAPI.StartDate }).
+			Doc(`Where the first run reads deliveries from: an RFC 3339 date-time or a date ("2025-01-31"); empty: the 180 days the API keeps by default.`),
+		config.Field("app_api_lookback", config.Duration(true), func(c *Config) *time.Duration { return &c.AppAPI.Lookback }).Default("168h").
+			Doc("Each run reads deliveries again from this long before its bookmark, because their metrics (opened, clicked, ...) keep arriving for days."),
+		config.Field("app_api_interval", config.Duration(true), func(c *Config) *time.Duration { return &c.AppAPI.Interval }).Default("1h").
+			Doc("How often a run that keeps running reads the App API streams again."),
+		config.Field("log_level", config.LogLevel, func(c *Config) *zerolog.Level { return &c.LogLevel }).Default("info").
+			Doc("trace, debug, info, warn or error. Logs are JSON on stderr."),
+	}, Check: checkConfig}
 }
 
 // Settings describes every config key, for --about.
-func Settings() []about.Setting {
-	var out []about.Setting
-	for _, s := range settings() {
-		out = append(out, s.Setting)
-	}
-	return out
-}
+func Settings() []about.Setting { return configTable().About() }
 
-// ConfigError is a bad config: the program exits 2 without starting.
-type ConfigError struct{ Errs []error }
-
-func (e *ConfigError) Error() string { return errors.Join(e.Errs...).Error() }
+// ConfigError is one bad setting, naming its key; LoadConfig returns them
+// all at once (a config.Errors). The program exits 2 without starting.
+type ConfigError = config.Error
 
 // LoadConfig decodes a JSON config file over the defaults, then applies
 // TAP_CUSTOMERIO_WEBHOOK_<KEY> environment variables, which win over the
-// file (getenv is os.Getenv outside tests). Unknown keys, a key set twice
-// and anything after the JSON object are errors: a misspelt or repeated
-// signing_keys must not silently turn signature checks off. So are limits
-// that contradict each other (see contradictions). Every problem is
-// reported at once, each prefixed with its key.
+// file (getenv is os.Getenv outside tests; an empty variable, like a JSON
+// null, leaves the key unset). Unknown keys, a key set twice and anything
+// after the JSON object are errors: a misspelt or repeated signing_keys
+// must not silently turn signature checks off. So are limits that
+// contradict each other (see contradictions). Every problem is reported
+// at once, each a *ConfigError naming its key.
 func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return Config{}, &ConfigError{[]error{fmt.Errorf("config: %w", err)}}
+		return Config{}, config.Errors{{Key: "config", Err: err}}
 	}
-	file, twice, err := jsonconfig.Object(data)
-	if err != nil {
-		return Config{}, &ConfigError{[]error{err}}
+	vals, errs := config.Read(data)
+	if vals == nil {
+		return Config{}, errs
 	}
-	var errs []error
-	for _, k := range twice {
-		errs = append(errs, fmt.Errorf("%s: %s", k, jsonconfig.SetTwice))
+	table := configTable()
+	vals.ApplyEnv(EnvPrefix, table.About(), func(k string) (string, bool) { v := getenv(k); return v, v != "" })
+	for _, k := range vals.Unknown(table.About()) {
+		errs = append(errs, &ConfigError{Key: k, Err: errUnknownKey})
 	}
-	known := map[string]bool{}
-	cfg := Config{set: map[string]bool{}}
-	for _, s := range settings() {
-		known[s.Name] = true
-		raw, err := valueOf(s.Setting, file[s.Name], getenv(EnvPrefix+strings.ToUpper(s.Name)))
-		if raw != nil {
-			cfg.set[s.Name] = true
-		}
-		if err == nil && raw == nil && s.Required {
-			err = errors.New("required")
-		}
-		if err == nil && raw == nil && s.Default != nil {
-			raw, _ = json.Marshal(s.Default)
-		}
-		if err == nil && raw != nil {
-			err = s.apply(&cfg, raw)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
-		}
-	}
-	var unknown []string
-	for k := range file {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		errs = append(errs, fmt.Errorf("%s: unknown key (see --about for the settings)", k))
-	}
-	if len(errs) == 0 {
-		errs = contradictions(cfg) // only between values that each parsed
-	}
-	if len(errs) > 0 {
-		return Config{}, &ConfigError{errs}
+	var cfg Config
+	errs = append(errs, table.Decode(&cfg, vals)...)
+	if err := errs.Err(); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
+}
+
+var errUnknownKey = errors.New("unknown key (see --about for the settings)")
+
+// checkConfig is the table's Check: the contradictions between settings
+// that each decoded.
+func checkConfig(c *Config, v config.Values) config.Errors {
+	errs := contradictions(*c)
+	var keys []string
+	for _, s := range Settings() {
+		keys = append(keys, s.Name)
+	}
+	for _, err := range spoolContradictions(*c, v) { // their messages start with the key
+		errs = append(errs, config.Named(err, keys))
+	}
+	return errs
 }
 
 // contradictions returns an error, naming the key to change, for each
 // pair of settings that cannot both hold: each would start a tap that
 // answers 503 for ever, or whose setting does nothing it seems to.
-func contradictions(c Config) []error {
-	var errs []error
+func contradictions(c Config) config.Errors {
+	var errs config.Errors
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		errs = append(errs, config.Errorf(key, format, args...))
 	}
 	if c.MaxBodyBytes > spool.MaxBodyBytes {
 		bad("max_body_bytes", "%d is more than the spool stores in one record (%d bytes): such bodies would get 503 for ever",
@@ -370,7 +228,6 @@ func contradictions(c Config) []error {
 	if c.SignatureMaxAge > 0 && len(c.SigningKeys) == 0 {
 		bad("signature_max_age", "has no effect without signing_keys: no signature is checked")
 	}
-	errs = append(errs, spoolContradictions(c)...)
 	if c.AppAPI.Key == "" {
 		if c.AppAPI.URL != "" {
 			bad("app_api_url", "has no effect without app_api_key: the App API is not read")
@@ -383,12 +240,13 @@ func contradictions(c Config) []error {
 }
 
 // spoolContradictions refuses Kafka settings that would do nothing (spool
-// is not "kafka") and Kafka settings kafkaspool cannot work with.
-func spoolContradictions(c Config) []error {
+// is not "kafka") and Kafka settings kafkaspool cannot work with; given
+// says which keys the file or the environment set.
+func spoolContradictions(c Config, given config.Values) []error {
 	if c.Spool != SpoolKafka {
 		var errs []error
-		for _, s := range settings() {
-			if strings.HasPrefix(s.Name, "kafka_") && c.set[s.Name] {
+		for _, s := range Settings() {
+			if strings.HasPrefix(s.Name, "kafka_") && given.Has(s.Name) {
 				errs = append(errs, fmt.Errorf("%s: has no effect without spool \"kafka\" (spool is %q)", s.Name, c.Spool))
 			}
 		}
@@ -408,171 +266,98 @@ func spoolContradictions(c Config) []error {
 func LoadConfigFile(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Config{}, &ConfigError{[]error{fmt.Errorf("config: %w", err)}}
+		return Config{}, config.Errors{{Key: "config", Err: err}}
 	}
 	defer f.Close()
 	return LoadConfig(f, os.Getenv)
 }
 
-// valueOf returns the JSON value of s: from the environment when set, else
-// from the file; nil when neither sets it (JSON null counts as unset, as
-// orchestrators write null for settings left empty).
-func valueOf(s about.Setting, fromFile json.RawMessage, fromEnv string) (json.RawMessage, error) {
-	if fromEnv != "" {
-		return envToJSON(s.Type, fromEnv)
-	}
-	if len(fromFile) == 0 || string(bytes.TrimSpace(fromFile)) == "null" {
-		return nil, nil
-	}
-	return fromFile, nil
-}
-
-// envToJSON turns an environment variable into the JSON the file would
-// hold. Arrays are a JSON array or a comma-separated list, as Meltano
-// passes array settings as JSON.
-func envToJSON(typ, v string) (json.RawMessage, error) {
-	switch typ {
-	case "integer":
-		if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
-			return nil, fmt.Errorf("environment value is not an integer")
-		}
-		return json.RawMessage(strings.TrimSpace(v)), nil
-	case "array":
-		if strings.HasPrefix(strings.TrimSpace(v), "[") {
-			return json.RawMessage(v), nil
-		}
-		parts := strings.Split(v, ",")
-		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
-		}
-		return json.Marshal(parts)
-	default:
-		return json.Marshal(v)
-	}
-}
-
-func decodeString(raw json.RawMessage, dst *string) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return errors.New("must be a string")
+func checkListen(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8080, :8080)", addr)
 	}
 	return nil
 }
 
-// decodeStrings accepts a list of strings, or one string for one entry.
-// Errors never quote the values: they are secrets.
-func decodeStrings(raw json.RawMessage, dst *[]string) error {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		*dst = []string{one}
+// checkTokenList checks the form of each token; an empty list is for
+// checkTokens to judge at start, as the token file may hold tokens. Its
+// messages name entries as webhook_tokens[i] and never quote a token.
+func checkTokenList(tokens []string) error {
+	if len(tokens) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return errors.New("must be a list of strings")
+	_, err := auth.ParseTokens(tokens)
+	return err
+}
+
+func noEmptyEntry(list []string) error {
+	for i, k := range list {
+		if k == "" {
+			return fmt.Errorf("entry %d is empty", i)
+		}
 	}
 	return nil
 }
 
-// decodeDuration accepts Go duration strings ("5m", "1h30m") and plain
-// numbers of seconds.
-func decodeDuration(raw json.RawMessage, dst *time.Duration) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		var secs float64
-		if err := json.Unmarshal(raw, &secs); err != nil {
-			return errors.New(`must be a duration such as "30s" or "5m"`)
-		}
-		s = strconv.FormatFloat(secs, 'f', -1, 64) + "s"
+func checkSpool(s string) error {
+	if s != SpoolDisk && s != SpoolKafka {
+		return fmt.Errorf("%q is neither %q nor %q", s, SpoolDisk, SpoolKafka)
 	}
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	return nil
+}
+
+func checkAppAPIURL(u string) error {
+	if _, err := appapi.BaseURL("", u); err != nil {
+		return errors.New("is not an http(s) URL") // never quote it: it may hold credentials
+	}
+	return nil
+}
+
+// region takes us or eu, in any case.
+var region = config.Parser[string]{Type: "string", Parse: func(raw json.RawMessage) (string, error) {
+	s, err := config.String.Parse(raw)
 	if err != nil {
-		return fmt.Errorf(`%q is not a duration such as "30s" or "5m"`, s)
+		return "", err
 	}
-	if d < 0 {
-		return errors.New("must not be negative")
+	if s = strings.ToLower(strings.TrimSpace(s)); s != "us" && s != "eu" {
+		return "", fmt.Errorf("%q is neither us nor eu", s)
 	}
-	*dst = d
-	return nil
-}
+	return s, nil
+}}
 
-func decodePositiveDuration(raw json.RawMessage, dst *time.Duration) error {
-	if err := decodeDuration(raw, dst); err != nil {
-		return err
-	}
-	if *dst <= 0 {
-		return errors.New("must be positive")
-	}
-	return nil
-}
-
-// decodeStartDate accepts an RFC 3339 date-time or a date (midnight UTC);
-// "" leaves dst zero.
-func decodeStartDate(raw json.RawMessage, dst *time.Time) error {
-	var s string
-	if err := decodeString(raw, &s); err != nil {
-		return err
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil
+// startDate takes an RFC 3339 date-time or a date (midnight UTC), not in
+// the future; "" is the zero time.
+var startDate = config.Parser[time.Time]{Type: "string", Parse: func(raw json.RawMessage) (time.Time, error) {
+	s, err := config.String.Parse(raw)
+	if s = strings.TrimSpace(s); err != nil || s == "" {
+		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		if t, err = time.Parse(time.DateOnly, s); err != nil {
-			return fmt.Errorf(`%q is neither an RFC 3339 date-time ("2025-01-31T00:00:00Z") nor a date ("2025-01-31")`, s)
+			return time.Time{}, fmt.Errorf(`%q is neither an RFC 3339 date-time ("2025-01-31T00:00:00Z") nor a date ("2025-01-31")`, s)
 		}
 	}
 	if t.After(time.Now()) {
-		return fmt.Errorf("%q is in the future", s)
+		return time.Time{}, fmt.Errorf("%q is in the future", s)
 	}
-	*dst = t
-	return nil
-}
+	return t, nil
+}}
 
-// decodeBool accepts true and false, also as strings (as the environment gives them).
-func decodeBool(raw json.RawMessage, dst *bool) error {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		raw = json.RawMessage(strings.ToLower(strings.TrimSpace(s)))
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return errors.New("must be true or false")
-	}
-	return nil
-}
-
-// decodePartitions accepts a list of partition numbers, as numbers or
-// strings (a comma-separated environment value gives strings).
-func decodePartitions(raw json.RawMessage, dst *[]int32) error {
+// partitions takes a list of partition numbers, as numbers or strings (a
+// comma-separated environment value gives strings); empty is all.
+var partitions = config.Parser[[]int32]{Type: "array", Parse: func(raw json.RawMessage) ([]int32, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return errors.New("must be a list of partition numbers")
+		return nil, errors.New("must be a list of partition numbers")
 	}
-	out := make([]int32, 0, len(items))
+	var out []int32
 	for _, it := range items {
-		var n int64
-		if err := decodeInt(it, &n, 0); err != nil || n > math.MaxInt32 {
-			return fmt.Errorf("%s is not a partition number", it)
+		n, err := config.AtLeast[int32](0).Parse(it)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a partition number", it)
 		}
-		out = append(out, int32(n))
+		out = append(out, n)
 	}
-	if len(out) > 0 {
-		*dst = out
-	}
-	return nil
-}
-
-func decodeInt(raw json.RawMessage, dst *int64, min int64) error {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		raw = json.RawMessage(strings.TrimSpace(s))
-	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return errors.New("must be an integer")
-	}
-	if n < min {
-		return fmt.Errorf("must be at least %d", min)
-	}
-	*dst = n
-	return nil
-}
+	return out, nil
+}}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/about"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
@@ -39,7 +40,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		wantKey string
 	}{
 		{"misspelt signing key", `{"webhook_tokens":["` + testToken + `"],"signing_key":["k"]}`, "signing_key: unknown key"},
-		{"short token", `{"webhook_tokens":["short"]}`, "webhook_tokens:"},
+		{"short token", `{"webhook_tokens":["short"]}`, "webhook_tokens[0]: token has 5 characters"},
 		{"bad duration", `{"webhook_tokens":["` + testToken + `"],"signature_max_age":"soon"}`, "signature_max_age:"},
 		{"negative duration", `{"webhook_tokens":["` + testToken + `"],"exit_after_idle":"-1s"}`, "exit_after_idle:"},
 		{"zero state interval", `{"webhook_tokens":["` + testToken + `"],"state_interval":"0s"}`, "state_interval:"},
@@ -47,6 +48,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bad log level", `{"webhook_tokens":["` + testToken + `"],"log_level":"loud"}`, "log_level:"},
 		{"empty spool dir", `{"webhook_tokens":["` + testToken + `"],"spool_dir":""}`, "spool_dir:"},
 		{"not an object", `[1]`, "config:"},
+		{"empty file", ``, "config: not a JSON object"},
 		{"signing keys set twice", `{"webhook_tokens":["` + testToken + `"],"signing_keys":["k"],"signing_keys":[]}`,
 			"signing_keys: set more than once in the config file"},
 		{"second object", `{"webhook_tokens":["` + testToken + `"]} {"signing_keys":[]}`, "config: trailing data after the JSON object at byte 61"},
@@ -114,6 +116,23 @@ func TestLoadConfigEnvironmentWins(t *testing.T) {
 	if _, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"]}`), func(k string) string { return env[k] }); err == nil ||
 		!strings.Contains(err.Error(), "max_body_bytes") {
 		t.Fatalf("bad env value: %v", err)
+	}
+}
+
+// TestLoadConfigNullIsUnset: null, in the file or the environment, leaves
+// a setting at its default, as for the targets.
+func TestLoadConfigNullIsUnset(t *testing.T) {
+	env := map[string]string{EnvPrefix + "MAX_BODY_BYTES": "null", EnvPrefix + "STATE_INTERVAL": ""}
+	cfg, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"],"spool_dir":null,"max_body_bytes":null,"log_level":null}`),
+		func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SpoolDir != "./spool" || cfg.MaxBodyBytes != 8<<20 || cfg.StateInterval != time.Second || cfg.LogLevel != zerolog.InfoLevel {
+		t.Fatalf("nulls not unset: %+v", cfg)
+	}
+	if EnvPrefix != about.EnvPrefix(Name) {
+		t.Fatalf("EnvPrefix %q, about.EnvPrefix(Name) %q", EnvPrefix, about.EnvPrefix(Name))
 	}
 }
 

@@ -169,10 +169,10 @@ func loadTokenSet(cfg Config) (*auth.TokenSet, error) {
 func checkTokens(cfg Config) (*auth.TokenSet, error) {
 	set, err := loadTokenSet(cfg)
 	if err != nil {
-		return nil, &ConfigError{[]error{fmt.Errorf("webhook_tokens: %w", err)}}
+		return nil, &ConfigError{Key: "webhook_tokens", Err: err}
 	}
 	if len(set.IDs()) == 0 {
-		return nil, &ConfigError{[]error{fmt.Errorf("webhook_tokens: required: configure at least one token, or create one with `%s token new --config ...`", Name)}}
+		return nil, &ConfigError{Key: "webhook_tokens", Err: fmt.Errorf("required: configure at least one token, or create one with `%s token new --config ...`", Name)}
 	}
 	return set, nil
 }

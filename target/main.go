@@ -1,8 +1,8 @@
 package target
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,18 +14,22 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 )
 
 // Plugin is what a loader package gives the core; a target's main is just
 // os.Exit(target.Main(pgload.Plugin(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)).
-type Plugin struct {
+// C is the loader's own configuration.
+type Plugin[C any] struct {
 	Name        string // "target-postgres"; env prefix TARGET_POSTGRES_
 	Description string
-	Settings    []about.Setting // the loader's own keys (the core adds its common ones)
-	// Open validates the loader's own keys and connects. raw holds only the
-	// loader's keys (after env-var overrides). A *ConfigError means bad
-	// config: exit 2.
-	Open func(ctx context.Context, raw map[string]json.RawMessage, log zerolog.Logger) (Loader, error)
+	// Settings are the loader's own keys; the core reads them with its
+	// common ones, from the same file and environment, and reports the
+	// problems of both at once.
+	Settings config.Table[C]
+	// Open connects with the loader's settings once every setting is
+	// valid. A *ConfigError means bad config: exit 2.
+	Open func(ctx context.Context, cfg C, log zerolog.Logger) (Loader, error)
 }
 
 // Exit codes of Main.
@@ -41,20 +45,25 @@ const (
 // and loads Singer messages from stdin (or --input) until the end of input.
 // stdout receives only state values. It returns the process exit code: 0 at
 // a clean end of input, 2 for bad flags or config, 1 for any other failure.
-func Main(p Plugin, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main[C any](p Plugin[C], args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return mainWith(ctx, p, args, stdin, stdout, stderr, os.LookupEnv, defaultOptions())
 }
 
-func (p Plugin) info() about.Info {
+func (p Plugin[C]) info() about.Info {
 	return about.Info{
 		Name:         p.Name,
 		Description:  p.Description,
 		Capabilities: []string{"about"},
-		Settings:     append(append([]about.Setting{}, p.Settings...), commonSettings()...),
-		EnvPrefix:    envPrefix(p.Name),
+		Settings:     p.settings(),
+		EnvPrefix:    about.EnvPrefix(p.Name),
 	}
+}
+
+// settings are the loader's keys, then the common ones.
+func (p Plugin[C]) settings() []about.Setting {
+	return append(p.Settings.About(), commonTable().About()...)
 }
 
 type cliFlags struct {
@@ -83,7 +92,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (cliFlags, error) 
 	return f, nil
 }
 
-func mainWith(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdout, stderr io.Writer,
+func mainWith[C any](ctx context.Context, p Plugin[C], args []string, stdin io.Reader, stdout, stderr io.Writer,
 	lookupEnv func(string) (string, bool), opts options) int {
 	f, err := parseFlags(p.Name, args, stderr)
 	if err != nil {
@@ -106,7 +115,7 @@ func mainWith(ctx context.Context, p Plugin, args []string, stdin io.Reader, std
 	}
 
 	log := newLogger(stderr, zerolog.InfoLevel, p.Name)
-	cfg, loaderRaw, err := loadConfig(p, f.config, lookupEnv, log)
+	cfg, own, err := loadConfig(p, f.config, lookupEnv, log)
 	if err != nil {
 		log.WithLevel(zerolog.FatalLevel).Err(err).Msg("invalid config")
 		return exitUsage
@@ -124,7 +133,7 @@ func mainWith(ctx context.Context, p Plugin, args []string, stdin io.Reader, std
 		in = file
 	}
 
-	loader, err := p.Open(ctx, loaderRaw, log)
+	loader, err := p.Open(ctx, own, log)
 	if err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
@@ -149,39 +158,31 @@ func mainWith(ctx context.Context, p Plugin, args []string, stdin io.Reader, std
 	return exitOK
 }
 
-// loadConfig reads the config file, applies env overrides, parses the
-// common keys and returns the loader's own keys. Unknown keys are logged as
-// warnings: orchestrators pass extra keys.
-func loadConfig(p Plugin, path string, lookupEnv func(string) (string, bool), log zerolog.Logger) (Config, map[string]json.RawMessage, error) {
+// loadConfig reads the config file, applies env overrides and decodes the
+// common keys and the loader's, reporting the problems of both at once.
+// Unknown keys are logged as warnings: orchestrators pass extra keys.
+func loadConfig[C any](p Plugin[C], path string, lookupEnv func(string) (string, bool), log zerolog.Logger) (Config, C, error) {
+	var cfg Config
+	var own C
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, nil, &ConfigError{Key: "--config", Msg: err.Error()}
+		return cfg, own, &ConfigError{Key: "--config", Err: err}
 	}
-	raw, err := parseConfigFile(data)
-	if err != nil {
-		return Config{}, nil, err
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("null") // an empty file is no settings to a target; the tap refuses one
 	}
-	common := commonSettings()
-	applyEnv(raw, envPrefix(p.Name), append(append([]about.Setting{}, p.Settings...), common...), lookupEnv)
-	cfg, err := parseCommon(raw)
-	if err != nil {
-		return Config{}, nil, err
+	vals, errs := config.Read(data)
+	if vals == nil {
+		return cfg, own, errs
 	}
-	known := map[string]bool{}
-	for _, s := range common {
-		known[s.Name] = true
+	vals.ApplyEnv(about.EnvPrefix(p.Name), p.settings(), lookupEnv)
+	errs = append(errs, commonTable().Decode(&cfg, vals)...)
+	errs = append(errs, p.Settings.Decode(&own, vals)...)
+	if err := errs.Err(); err != nil {
+		return cfg, own, err
 	}
-	own := map[string]json.RawMessage{}
-	for _, s := range p.Settings {
-		if v, ok := raw[s.Name]; ok {
-			own[s.Name] = v
-		}
-		known[s.Name] = true
-	}
-	for k := range raw {
-		if !known[k] {
-			log.Warn().Str("key", k).Msg("ignoring unknown config key")
-		}
+	for _, k := range vals.Unknown(p.settings()) {
+		log.Warn().Str("key", k).Msg("ignoring unknown config key")
 	}
 	return cfg, own, nil
 }

@@ -15,21 +15,24 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 )
+
+// memConfig is memPlugin's own configuration.
+type memConfig struct{ Database string }
 
 // memPlugin is a Plugin over a memLoader with one key of its own,
 // "database", which it requires.
-func memPlugin(l *memLoader, gotRaw *map[string]json.RawMessage) Plugin {
-	return Plugin{
+func memPlugin(l *memLoader, got *memConfig) Plugin[memConfig] {
+	return Plugin[memConfig]{
 		Name:        "target-mem",
 		Description: "Loads Singer messages into memory.",
-		Settings:    []about.Setting{{Name: "database", Type: "string", Required: true, Description: "where"}},
-		Open: func(_ context.Context, raw map[string]json.RawMessage, _ zerolog.Logger) (Loader, error) {
-			if gotRaw != nil {
-				*gotRaw = raw
-			}
-			if _, ok := raw["database"]; !ok {
-				return nil, &ConfigError{Key: "database", Msg: "required"}
+		Settings: config.Table[memConfig]{Settings: []config.Setting[memConfig]{
+			config.Field("database", config.String, func(c *memConfig) *string { return &c.Database }).Required().Doc("where"),
+		}},
+		Open: func(_ context.Context, cfg memConfig, _ zerolog.Logger) (Loader, error) {
+			if got != nil {
+				*got = cfg
 			}
 			return l, nil
 		},
@@ -41,7 +44,7 @@ type mainResult struct {
 	stdout, stderr string
 }
 
-func runMain(t *testing.T, p Plugin, env map[string]string, config string, input string, extra ...string) mainResult {
+func runMain(t *testing.T, p Plugin[memConfig], env map[string]string, config string, input string, extra ...string) mainResult {
 	t.Helper()
 	dir := t.TempDir()
 	args := extra
@@ -77,9 +80,9 @@ func logLines(t *testing.T, stderr string) []map[string]any {
 
 func TestMain_SuccessfulRun(t *testing.T) {
 	l := newMemLoader()
-	var raw map[string]json.RawMessage
+	var got memConfig
 	input := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, "a"), state(1), rec("s", 2, "b"), state(2))
-	res := runMain(t, memPlugin(l, &raw), nil, `{"database":"x.db","batch_size_rows":1,"some_orchestrator_key":true}`, input)
+	res := runMain(t, memPlugin(l, &got), nil, `{"database":"x.db","batch_size_rows":1,"some_orchestrator_key":true}`, input)
 	if res.code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", res.code, res.stderr)
 	}
@@ -89,8 +92,8 @@ func TestMain_SuccessfulRun(t *testing.T) {
 	if lower := strings.ToLower(res.stderr); strings.Contains(lower, "error") || strings.Contains(lower, "exception") {
 		t.Fatalf("a successful run logged error/exception (Meltano's test fails on that):\n%s", res.stderr)
 	}
-	if string(raw["database"]) != `"x.db"` || len(raw) != 1 {
-		t.Fatalf("plugin got %v, want only its own key", raw)
+	if got.Database != "x.db" {
+		t.Fatalf("plugin got %+v, want its own key", got)
 	}
 	warned := false
 	for _, m := range logLines(t, res.stderr) {
@@ -108,15 +111,15 @@ func TestMain_SuccessfulRun(t *testing.T) {
 
 func TestMain_EnvOverridesFile(t *testing.T) {
 	l := newMemLoader()
-	var raw map[string]json.RawMessage
+	var got memConfig
 	env := map[string]string{"TARGET_MEM_BATCH_SIZE_ROWS": "1", "TARGET_MEM_DATABASE": "env.db", "TARGET_MEM_ADD_METADATA_COLUMNS": "false"}
 	input := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, "a"), rec("s", 2, "b"))
-	res := runMain(t, memPlugin(l, &raw), env, `{"database":"file.db","batch_size_rows":1000}`, input)
+	res := runMain(t, memPlugin(l, &got), env, `{"database":"file.db","batch_size_rows":1000}`, input)
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if len(l.loads) != 2 || string(raw["database"]) != `"env.db"` || len(l.loads[0].Columns) != 3 { // id, v, _sdc_errors
-		t.Fatalf("env not applied: %d loads, database %s, columns %v", len(l.loads), raw["database"], l.loads[0].Columns)
+	if len(l.loads) != 2 || got.Database != "env.db" || len(l.loads[0].Columns) != 3 { // id, v, _sdc_errors
+		t.Fatalf("env not applied: %d loads, database %s, columns %v", len(l.loads), got.Database, l.loads[0].Columns)
 	}
 }
 

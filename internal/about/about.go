@@ -39,7 +39,29 @@ type Info struct {
 
 // EnvVar returns the environment variable that sets s.
 func (i Info) EnvVar(s Setting) string {
-	return i.EnvPrefix + strings.ToUpper(s.Name)
+	return EnvVar(i.EnvPrefix, s.Name)
+}
+
+// EnvVar returns the environment variable that sets the setting name of
+// the program whose prefix is prefix: the prefix and the name in upper case.
+func EnvVar(prefix, name string) string {
+	return prefix + strings.ToUpper(name)
+}
+
+// EnvPrefix returns the environment prefix of a program: its name in upper
+// case with every other character than a letter or digit turned into "_",
+// and a final "_" ("target-postgres" gives "TARGET_POSTGRES_").
+func EnvPrefix(program string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(program) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	b.WriteByte('_')
+	return b.String()
 }
 
 // Write prints i in format "" or "text", "json" or "markdown".

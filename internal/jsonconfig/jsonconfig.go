@@ -8,20 +8,22 @@ package jsonconfig
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 )
 
-// SetTwice is the message for a key that appears more than once, after
-// "<key>: ".
-const SetTwice = "set more than once in the config file; keep one (which one wins is not obvious to a reader)"
+// ErrSetTwice is the problem of a key that appears more than once; the
+// caller names the key.
+var ErrSetTwice = errors.New("set more than once in the config file; keep one (which one wins is not obvious to a reader)")
 
 // Object decodes data, which must hold exactly one JSON object (or null,
 // read as an empty object), into the raw value of each top-level key, and
 // returns the keys set more than once, in the order their repeats were
 // found, so the caller can report them with its other problems. err is
-// anything else: not one JSON object, or something after it. Errors
-// never quote values: they may be secrets.
+// anything else: not one JSON object, or something after it; it is about
+// the file as a whole, and the caller says which file. Errors never quote
+// values: they may be secrets.
 func Object(data []byte) (obj map[string]json.RawMessage, dups []string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -75,11 +77,11 @@ func trailing(data []byte, end int64) error {
 	if len(rest) == 0 {
 		return nil
 	}
-	return fmt.Errorf("config: trailing data after the JSON object at byte %d: a config file holds exactly one object", len(data)-len(rest))
+	return fmt.Errorf("trailing data after the JSON object at byte %d: a config file holds exactly one object", len(data)-len(rest))
 }
 
 func notObject(err error) error {
-	return fmt.Errorf("config: not a JSON object: %w", err)
+	return fmt.Errorf("not a JSON object: %w", err)
 }
 
 func kind(tok json.Token) string {

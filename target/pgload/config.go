@@ -2,16 +2,12 @@ package pgload
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/cio-singer/tap-customerio-webhook/internal/about"
-	"github.com/cio-singer/tap-customerio-webhook/target"
+	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 )
 
 // Config holds the connection settings of target-postgres. The key names
@@ -27,98 +23,71 @@ type Config struct {
 	DSN string
 	// Schema is default_target_schema, created if missing.
 	Schema string
+
+	database string   // the key "database", an alias of dbname
+	ignored  []string // keys given beside dsn, which overrides them
 }
 
 // DefaultConfig returns the settings an empty config file gives.
-func DefaultConfig() Config {
-	return Config{Host: "localhost", Port: 5432, Schema: "public"}
+func DefaultConfig() Config { return configTable().Defaults() }
+
+// configTable declares the keys of Config, for the target core to read.
+func configTable() config.Table[Config] {
+	return config.Table[Config]{Settings: []config.Setting[Config]{
+		config.Field("host", config.String, func(c *Config) *string { return &c.Host }).Default("localhost").
+			Doc("PostgreSQL host name or address"),
+		config.Field("port", config.Int(1, 65535), func(c *Config) *int { return &c.Port }).Default(5432).
+			Doc("PostgreSQL port"),
+		config.Field("user", config.String, func(c *Config) *string { return &c.User }).
+			Doc("user name (libpq default: the OS user)"),
+		config.Field("password", config.String, func(c *Config) *string { return &c.Password }).Secret().
+			Doc("password"),
+		config.Field("dbname", config.String, func(c *Config) *string { return &c.DBName }).
+			Doc("database name (libpq default: the user name)"),
+		config.Field("database", config.String, func(c *Config) *string { return &c.database }).
+			Doc("alias of dbname; when both are set they must agree"),
+		config.Field("dsn", config.String, func(c *Config) *string { return &c.DSN }).Secret().
+			Doc("libpq connection URL or key=value string; overrides host, port, user, password and dbname"),
+		config.Field("default_target_schema", config.String, func(c *Config) *string { return &c.Schema }).Default("public").
+			Doc("schema of the stream tables; created if missing"),
+	}, Check: checkConfig}
 }
 
-// settings describes the keys of Config for --about and env overrides.
-func settings() []about.Setting {
-	return []about.Setting{
-		{Name: "host", Type: "string", Default: "localhost", Description: "PostgreSQL host name or address"},
-		{Name: "port", Type: "integer", Default: 5432, Description: "PostgreSQL port"},
-		{Name: "user", Type: "string", Description: "user name (libpq default: the OS user)"},
-		{Name: "password", Type: "string", Secret: true, Description: "password"},
-		{Name: "dbname", Type: "string", Description: "database name (libpq default: the user name)"},
-		{Name: "database", Type: "string", Description: "alias of dbname; when both are set they must agree"},
-		{Name: "dsn", Type: "string", Secret: true, Description: "libpq connection URL or key=value string; overrides host, port, user, password and dbname"},
-		{Name: "default_target_schema", Type: "string", Default: "public", Description: "schema of the stream tables; created if missing"},
-	}
-}
-
-// parseConfig reads the loader's keys over DefaultConfig and reports every
-// bad value at once, each as a *target.ConfigError naming its key.
-func parseConfig(raw map[string]json.RawMessage) (Config, error) {
-	c := DefaultConfig()
-	var errs []error
-	bad := func(key, msg string) { errs = append(errs, &target.ConfigError{Key: key, Msg: msg}) }
-	str := func(key string, dst *string) {
-		v, ok := raw[key]
-		if !ok || string(v) == "null" {
-			return
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			bad(key, "must be a string")
-		}
-	}
-	str("host", &c.Host)
-	str("user", &c.User)
-	str("password", &c.Password)
-	var alias string
-	str("database", &alias)
-	str("dbname", &c.DBName)
+// checkConfig is the rules between the keys: dbname and its alias, a host
+// or a dsn, a schema name PostgreSQL can hold, a connection string pgx
+// parses.
+func checkConfig(c *Config, given config.Values) config.Errors {
+	var errs config.Errors
 	switch {
 	case c.DBName == "":
-		c.DBName = alias
-	case alias != "" && alias != c.DBName:
-		bad("database", "is an alias of dbname, and the two name different databases: set one of them")
-	}
-	str("dsn", &c.DSN)
-	str("default_target_schema", &c.Schema)
-	if v, ok := raw["port"]; ok && string(v) != "null" {
-		port, err := parsePort(v)
-		if err != nil {
-			bad("port", err.Error())
-		}
-		c.Port = port
+		c.DBName = c.database
+	case c.database != "" && c.database != c.DBName:
+		errs = append(errs, config.Errorf("database", "is an alias of dbname, and the two name different databases: set one of them"))
 	}
 	if c.DSN == "" && strings.TrimSpace(c.Host) == "" {
-		bad("host", "must not be empty")
+		errs = append(errs, config.Errorf("host", "must not be empty"))
 	}
 	switch {
 	case c.Schema == "":
-		bad("default_target_schema", "must not be empty")
+		errs = append(errs, config.Errorf("default_target_schema", "must not be empty"))
 	case len(c.Schema) > maxIdentifierBytes:
-		bad("default_target_schema", fmt.Sprintf("is %d bytes; PostgreSQL names hold at most %d", len(c.Schema), maxIdentifierBytes))
+		errs = append(errs, config.Errorf("default_target_schema", "is %d bytes; PostgreSQL names hold at most %d", len(c.Schema), maxIdentifierBytes))
 	}
 	if _, err := c.poolConfig(); err != nil && len(errs) == 0 {
 		key := "host"
 		if c.DSN != "" {
 			key = "dsn"
 		}
-		bad(key, err.Error()) // pgconn redacts the password in its parse errors
+		errs = append(errs, &config.Error{Key: key, Err: err}) // pgconn redacts the password in its parse errors
 	}
-	return c, errors.Join(errs...)
-}
-
-// parsePort accepts a JSON number or a numeric string (env overrides and
-// some orchestrators give strings).
-func parsePort(v json.RawMessage) (int, error) {
-	var n json.Number
-	if err := json.Unmarshal(v, &n); err != nil {
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return 0, errors.New("must be an integer")
+	if c.DSN != "" {
+		for _, k := range []string{"host", "port", "user", "password", "dbname", "database"} {
+			if given.Has(k) {
+				c.ignored = append(c.ignored, k)
+			}
 		}
-		n = json.Number(strings.TrimSpace(s))
 	}
-	port, err := strconv.Atoi(n.String())
-	if err != nil || port < 1 || port > 65535 {
-		return 0, fmt.Errorf("%q is not a port number (1-65535)", n.String())
-	}
-	return port, nil
+	return errs
 }
 
 // connString returns the libpq connection string for c.

@@ -37,7 +37,7 @@ var _ target.Loader = (*Loader)(nil)
 func Open(ctx context.Context, cfg Config, log zerolog.Logger) (*Loader, error) {
 	pc, err := cfg.poolConfig()
 	if err != nil {
-		return nil, &target.ConfigError{Key: "dsn", Msg: err.Error()}
+		return nil, &target.ConfigError{Key: "dsn", Err: err}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -2,11 +2,10 @@ package sqliteload
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/rs/zerolog"
 
-	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/internal/config"
 	"github.com/cio-singer/tap-customerio-webhook/target"
 )
 
@@ -15,43 +14,23 @@ import (
 // needs no setup.
 const DefaultDatabase = "customerio.db"
 
+// Config is target-sqlite's own setting.
+type Config struct {
+	Database string // path of the database file
+}
+
 // Plugin describes target-sqlite to the target core: its own setting
 // (database) and how to open the loader.
-func Plugin() target.Plugin {
-	return target.Plugin{
+func Plugin() target.Plugin[Config] {
+	return target.Plugin[Config]{
 		Name:        "target-sqlite",
 		Description: "Singer target loading any stream into a local SQLite file (embedded, no server): one table per stream, upserts on key_properties.",
-		Settings: []about.Setting{{
-			Name:        "database",
-			Type:        "string",
-			Description: "Path of the SQLite database file, created if missing (WAL mode).",
-			Default:     DefaultDatabase,
+		Settings: config.Table[Config]{Settings: []config.Setting[Config]{
+			config.Field("database", config.NonEmpty, func(c *Config) *string { return &c.Database }).Default(DefaultDatabase).
+				Doc("Path of the SQLite database file, created if missing (WAL mode)."),
 		}},
-		Open: openPlugin,
+		Open: func(ctx context.Context, cfg Config, log zerolog.Logger) (target.Loader, error) {
+			return Open(ctx, cfg.Database, log)
+		},
 	}
-}
-
-func openPlugin(ctx context.Context, raw map[string]json.RawMessage, log zerolog.Logger) (target.Loader, error) {
-	path, err := databasePath(raw)
-	if err != nil {
-		return nil, err
-	}
-	return Open(ctx, path, log)
-}
-
-// databasePath reads the database setting: a non-empty string, or absent
-// (null counts as absent) for the default.
-func databasePath(raw map[string]json.RawMessage) (string, error) {
-	v, ok := raw["database"]
-	if !ok || string(v) == "null" {
-		return DefaultDatabase, nil
-	}
-	var path string
-	if err := json.Unmarshal(v, &path); err != nil {
-		return "", &target.ConfigError{Key: "database", Msg: "must be a string (a file path)"}
-	}
-	if path == "" {
-		return "", &target.ConfigError{Key: "database", Msg: "must not be empty"}
-	}
-	return path, nil
 }
