@@ -218,7 +218,9 @@ func TestParsers(t *testing.T) {
 		{"too long", wrap(Duration(true).Parse(json.RawMessage(`1e300`))), time.Duration(0), "must be at most about 292 years, not 1e300 seconds"},
 		{"log level", wrap(LogLevel.Parse(json.RawMessage(`"WARN"`))), zerolog.WarnLevel, ""},
 		{"log level trace", wrap(LogLevel.Parse(json.RawMessage(`"trace"`))), zerolog.TraceLevel, ""},
-		{"log level fatal", wrap(LogLevel.Parse(json.RawMessage(`"fatal"`))), zerolog.Level(0), `must be one of trace, debug, info, warn, error, not "fatal"`},
+		{"log level disabled", wrap(LogLevel.Parse(json.RawMessage(`"disabled"`))), zerolog.Disabled, ""},
+		{"log level fatal", wrap(LogLevel.Parse(json.RawMessage(`"Fatal"`))), zerolog.FatalLevel, ""},
+		{"log level unknown", wrap(LogLevel.Parse(json.RawMessage(`"loud"`))), zerolog.Level(0), `must be one of trace, debug, info, warn, error, fatal, panic, disabled, not "loud"`},
 		{"log level empty", wrap(LogLevel.Parse(json.RawMessage(`""`))), zerolog.Level(0), "must be one of"},
 		{"check", wrap(String.Check(func(string) error { return errors.New("no") }).Parse(json.RawMessage(`"x"`))), "x", "no"},
 	}

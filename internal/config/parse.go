@@ -147,13 +147,14 @@ func parseDuration(raw json.RawMessage) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// LogLevel takes trace, debug, info, warn or error, in any case.
+// LogLevel takes any zerolog level name (DESIGN: "zerolog level"), in any case:
+// trace, debug, info, warn, error, fatal, panic or disabled.
 var LogLevel = Parser[zerolog.Level]{Type: "string", Parse: func(raw json.RawMessage) (zerolog.Level, error) {
 	var s string
 	_ = json.Unmarshal(raw, &s) // a non-string leaves s empty, which no level is
 	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(s)))
-	if err != nil || s == "" || lvl < zerolog.TraceLevel || lvl > zerolog.ErrorLevel {
-		return 0, fmt.Errorf("must be one of trace, debug, info, warn, error, not %s", raw)
+	if err != nil || s == "" || lvl == zerolog.NoLevel {
+		return 0, fmt.Errorf("must be one of trace, debug, info, warn, error, fatal, panic, disabled, not %s", raw)
 	}
 	return lvl, nil
 }}
