@@ -38,3 +38,27 @@ func TestOSFile_WriteAtDurably(t *testing.T) {
 		t.Fatalf("Size() = %d, %v; want %d", size, err, len(want))
 	}
 }
+
+// TestZeroFill_WritesBehindOnRealFiles: on the real file system the spare is
+// written back chunk by chunk (osFile is a writeBehinder) and still ends up
+// as exactly size zero bytes, a partial last chunk included.
+func TestZeroFill_WritesBehindOnRealFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := &Spool{fs: OSFS{}, prepStop: make(chan struct{})}
+	const size = 3*zeroChunk + 4096
+	f, err := s.zeroFill(filepath.Join(dir, spareName), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := f.(writeBehinder); !ok {
+		t.Fatal("osFile does not write behind")
+	}
+	got, err := os.ReadFile(filepath.Join(dir, spareName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size || !bytes.Equal(got, make([]byte, size)) {
+		t.Fatalf("spare holds %d bytes (all zero: %v); want %d zeros", len(got), bytes.Count(got, []byte{0}) == len(got), size)
+	}
+}

@@ -86,6 +86,10 @@ func (f osFile) WriteAtDurably(b []byte, off int64) error {
 	return f.Sync()
 }
 
+// WriteBehind starts writing [off, off+n) back and waits for the n bytes before it (see
+// writeBehind). It makes nothing durable.
+func (f osFile) WriteBehind(off, n int64) error { return writeBehind(f.File, off, n) }
+
 func (f osFile) Size() (int64, error) {
 	info, err := f.Stat()
 	if err != nil {
