@@ -72,8 +72,8 @@ for round in $(seq "$rounds"); do
 
   if [ "${KAFKA:-0}" = 1 ]; then
     rm -rf "$work/kafka" "$work/brokers"
-    bin/cio-loadgen kfake --dir "$work/kafka" --ports "$kafka_ports" --partitions 6 \
-      ${KAFKA_SYNC_WRITES:+--sync-writes} > "$work/brokers" & kfake=$!
+    sync=(); [ "${KAFKA_SYNC_WRITES:-0}" = 1 ] && sync=(--sync-writes)
+    bin/cio-loadgen kfake --dir "$work/kafka" --ports "$kafka_ports" --partitions 6 "${sync[@]}" > "$work/brokers" & kfake=$!
     for _ in $(seq 200); do [ -s "$work/brokers" ] && break; sleep 0.05; done
     [ -s "$work/brokers" ] || { echo "kfake did not start" >&2; exit 1; }
     bin/tap-customerio-webhook serve --config "$work/kafka.json" & pid=$!
