@@ -57,14 +57,23 @@ type binaries struct{ tap, targetPG string }
 // buildBinaries builds the real binaries into a temporary directory.
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
+	dir := goBuild(t, "tap-customerio-webhook", "target-postgres")
+	return binaries{tap: filepath.Join(dir, "tap-customerio-webhook"), targetPG: filepath.Join(dir, "target-postgres")}
+}
+
+// goBuild builds the module's commands (names under cmd/) into a
+// temporary directory and returns it.
+func goBuild(t *testing.T, commands ...string) string {
+	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/cio-singer/tap-customerio-webhook/cmd/tap-customerio-webhook",
-		"github.com/cio-singer/tap-customerio-webhook/cmd/target-postgres")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, c := range commands {
+		args = append(args, "github.com/cio-singer/tap-customerio-webhook/cmd/"+c)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binaries{tap: filepath.Join(dir, "tap-customerio-webhook"), targetPG: filepath.Join(dir, "target-postgres")}
+	return dir
 }
 
 // freeAddr returns a loopback address with a port nobody listens on now.
@@ -225,18 +234,23 @@ type pipeline struct {
 
 func newPipeline(t *testing.T, bins binaries, dsn string) *pipeline {
 	t.Helper()
+	p := newPair(t, bins, dsn)
+	p.addr = freeAddr(t)
+	p.tapCfg = tapConfig(t, p.dir, p.addr, filepath.Join(p.dir, "spool"), nil)
+	return p
+}
+
+// newPair is a pipeline without its tap config: a directory, the log file
+// (dumped when the test fails) and the target's config.
+func newPair(t *testing.T, bins binaries, dsn string) *pipeline {
+	t.Helper()
 	dir := t.TempDir()
-	addr := freeAddr(t)
 	logs, err := os.Create(filepath.Join(dir, "stderr.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = logs.Close() })
-	p := &pipeline{
-		t: t, bins: bins, dir: dir, addr: addr, logs: logs,
-		tapCfg:    tapConfig(t, dir, addr, filepath.Join(dir, "spool"), nil),
-		targetCfg: targetConfig(t, dir, dsn),
-	}
+	p := &pipeline{t: t, bins: bins, dir: dir, logs: logs, targetCfg: targetConfig(t, dir, dsn)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			p.dumpLogs()
@@ -304,6 +318,14 @@ func tapArgs(t *testing.T, dir, tapCfg string, run int, state string) []string {
 // start starts both processes, the tap with --state set to the last state
 // the target printed, and waits until the tap is ready.
 func (p *pipeline) start() {
+	p.t.Helper()
+	p.launch()
+	waitReady(p.t, p.addr, p.tap, time.Minute)
+}
+
+// launch starts both processes, the tap with --state set to the last state
+// the target printed, and returns.
+func (p *pipeline) launch() {
 	t := p.t
 	t.Helper()
 	p.runs++
@@ -328,7 +350,6 @@ func (p *pipeline) start() {
 	for _, f := range []*os.File{pipeR, pipeW, outW} {
 		_ = f.Close()
 	}
-	waitReady(t, p.addr, p.tap, time.Minute)
 }
 
 // waitBoth waits for both processes to exit, up to d each.

@@ -5,6 +5,11 @@
 //	cio-loadgen noop --listen ADDR                     # fasthttp server answering 200: the baseline
 //	cio-loadgen receiver --listen ADDR --token T [--signing-key K]  # our receiver with an in-memory spool
 //	cio-loadgen wrk-script --path /webhook/T [--requests 1000] [--body-bytes 1024] [--signing-key K]  # Lua for wrk
+//	cio-loadgen kfake --dir D [--brokers 3] [--ports P1,P2,P3] [--topic T] [--partitions 6] [--sync-writes]
+//	    # a Kafka-protocol cluster (kfake) on 127.0.0.1 with its data in D and a topic the tap
+//	    # accepts (RF 3, min.insync.replicas 2); prints the brokers (host:port,...) on one line
+//	    # once ready and runs until SIGINT/SIGTERM, then saves its state into D (restart it
+//	    # with the same --dir and --ports)
 package main
 
 import (
@@ -17,6 +22,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,13 +44,16 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: cio-loadgen run|noop|receiver|wrk-script [flags]")
+		return errors.New("usage: cio-loadgen run|noop|receiver|wrk-script|kfake [flags]")
 	}
 	fs := flag.NewFlagSet("cio-loadgen "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg loadgen.Config
 	var acked, listen, token string
 	wrk := loadgen.WrkConfig{Now: time.Now(), Seed: uint64(time.Now().UnixNano())}
+	var kafka loadgen.KafkaConfig
+	var ports string
+	var partitions int
 	switch args[0] {
 	case "run":
 		fs.StringVar(&cfg.URL, "url", "", "webhook URL, token included")
@@ -62,10 +72,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&wrk.Requests, "requests", 1000, "distinct signed requests to cycle through")
 		fs.IntVar(&wrk.BodyBytes, "body-bytes", 1024, "approximate body size")
 		fs.StringVar(&wrk.SigningKey, "signing-key", "", "sign requests with this Customer.io signing key")
+	case "kfake":
+		fs.StringVar(&kafka.Dir, "dir", "", "data directory (required; reloaded on restart)")
+		fs.IntVar(&kafka.Brokers, "brokers", 3, "brokers")
+		fs.StringVar(&ports, "ports", "", "comma-separated ports on 127.0.0.1, one per broker (default: free ports)")
+		fs.StringVar(&kafka.Topic, "topic", "customerio-webhooks", "topic to create (RF 3, min.insync.replicas 2); empty: none")
+		fs.IntVar(&partitions, "partitions", 6, "the topic's partitions")
+		fs.BoolVar(&kafka.SyncWrites, "sync-writes", false, "fsync every produced batch")
 	default:
-		return fmt.Errorf("unknown command %q (want run, noop, receiver or wrk-script)", args[0])
+		return fmt.Errorf("unknown command %q (want run, noop, receiver, wrk-script or kfake)", args[0])
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	err := fs.Parse(args[1:])
+	if err != nil {
 		return err
 	}
 	switch args[0] {
@@ -73,6 +91,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLoad(ctx, cfg, acked, stdout)
 	case "wrk-script":
 		return loadgen.WriteWrkScript(stdout, wrk)
+	case "kfake":
+		if partitions < 1 || partitions > 100_000 {
+			return fmt.Errorf("partitions: %d is not between 1 and 100000", partitions)
+		}
+		kafka.Partitions = int32(partitions)
+		if kafka.Ports, err = parsePorts(ports); err != nil {
+			return err
+		}
+		return runKafka(ctx, kafka, stdout)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -103,4 +130,35 @@ func runLoad(ctx context.Context, cfg loadgen.Config, acked string, stdout io.Wr
 		err = errors.Join(err, json.NewEncoder(stdout).Encode(res))
 	}
 	return err
+}
+
+// runKafka runs a kfake cluster until ctx ends, after printing its brokers
+// on one line: the line says the cluster and its topic are ready.
+func runKafka(ctx context.Context, cfg loadgen.KafkaConfig, stdout io.Writer) error {
+	c, err := loadgen.StartKafka(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close() // saves the cluster's state into cfg.Dir
+	if _, err := fmt.Fprintln(stdout, strings.Join(c.ListenAddrs(), ",")); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// parsePorts reads "9092,9093,9094"; "" is none.
+func parsePorts(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ports []int
+	for _, f := range strings.Split(s, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("ports: %q is not a port", f)
+		}
+		ports = append(ports, p)
+	}
+	return ports, nil
 }

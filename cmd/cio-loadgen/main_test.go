@@ -1,19 +1,28 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 )
 
 func TestRun_Usage(t *testing.T) {
-	for _, args := range [][]string{nil, {"bogus"}, {"run", "--no-such-flag"}, {"run", "--conns", "0", "--url", "http://x"}} {
+	for _, args := range [][]string{nil, {"bogus"}, {"run", "--no-such-flag"}, {"run", "--conns", "0", "--url", "http://x"},
+		{"kfake"}, {"kfake", "--dir", "unused", "--ports", "9092,9093"}, {"kfake", "--dir", "unused", "--ports", "x"},
+		{"kfake", "--dir", "unused", "--partitions", "0"}} {
 		var stdout, stderr bytes.Buffer
 		if err := run(context.Background(), args, &stdout, &stderr); err == nil {
 			t.Errorf("run(%q) = nil; want an error", args)
@@ -80,5 +89,76 @@ func TestRun_ReceiverAndLoad(t *testing.T) {
 	}
 	if strings.Contains(serverLog.String(), token) {
 		t.Fatal("the receiver logged the token")
+	}
+}
+
+// TestRun_Kfake runs the kfake subcommand the way bench-ingest.sh and the
+// fleet crash loop do: it prints its brokers once the topic exists (RF 3,
+// min.insync.replicas 2, what the tap requires), keeps a produced record
+// across a restart on the same directory and ports, and stops on its
+// context.
+func TestRun_Kfake(t *testing.T) {
+	dir := t.TempDir()
+	start := func(ports string) (brokers []string, stop func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		out, w := io.Pipe()
+		done := make(chan error, 1)
+		args := []string{"kfake", "--dir", dir, "--partitions", "2"}
+		if ports != "" {
+			args = append(args, "--ports", ports)
+		}
+		go func() { done <- run(ctx, args, w, io.Discard); w.Close() }()
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			t.Fatalf("kfake printed no brokers: %v (run: %v)", err, <-done)
+		}
+		go io.Copy(io.Discard, out) //nolint:errcheck // drains the pipe until run returns
+		return strings.Split(strings.TrimSpace(line), ","), func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("kfake: %v", err)
+			}
+		}
+	}
+	brokers, stop := start("")
+	if len(brokers) != 3 {
+		t.Fatalf("brokers %v, want 3", brokers)
+	}
+	cfg := kafkaspool.Config{Brokers: brokers, Topic: "customerio-webhooks"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info, err := kafkaspool.CheckTopic(ctx, cfg, zerolog.Nop())
+	if err != nil || len(info.Partitions) != 2 {
+		t.Fatalf("topic: %+v, %v; want a safe topic of 2 partitions", info, err)
+	}
+	p, err := kafkaspool.NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Append(ctx, []byte(`{"event_id":"kept"}`), "t"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	stop()
+
+	var ports []string
+	for _, b := range brokers {
+		ports = append(ports, b[strings.LastIndex(b, ":")+1:])
+	}
+	again, stop := start(strings.Join(ports, ","))
+	defer stop()
+	if !slices.Equal(again, brokers) {
+		t.Fatalf("restarted on %v, want %v", again, brokers)
+	}
+	var bodies []string
+	if _, err := kafkaspool.Load(ctx, cfg, kafkaspool.Position{}, func(r kafkaspool.Record) error {
+		bodies = append(bodies, string(r.Body))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bodies, []string{`{"event_id":"kept"}`}) {
+		t.Fatalf("after the restart the topic holds %q, want the one record produced before", bodies)
 	}
 }
