@@ -394,9 +394,6 @@ func spoolContradictions(c Config) []error {
 		}
 		return errs
 	}
-	if c.AppAPI.Key != "" {
-		return []error{errors.New(`app_api_key: the App API streams are not read with spool "kafka" yet; run them with spool "disk" in a separate pipeline`)}
-	}
 	// Validate's messages start with the key they are about.
 	if err := c.Kafka.Validate(); err != nil {
 		return []error{err}
