@@ -89,16 +89,7 @@ func TestKafkaFleet(t *testing.T) {
 	brokers, topic := startKafkaTopic(t, 4)
 	dir := t.TempDir()
 	kafka := map[string]any{"spool": "kafka", "kafka_brokers": brokers, "kafka_topic": topic}
-	with := func(extra map[string]any) map[string]any {
-		out := map[string]any{}
-		for k, v := range kafka {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
-		return out
-	}
+	with := func(extra map[string]any) map[string]any { return merged(kafka, extra) }
 	var receivers []*receiverProc
 	var cfgs []string
 	for i := range 2 {

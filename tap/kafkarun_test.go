@@ -231,7 +231,7 @@ func TestKafkaOneProcessMetricsAndExitAfterIdle(t *testing.T) {
 	out.untilRecords(t, []string{"m1", "m2"})
 	metrics, text := scrape(t, rt.base)
 	for name, want := range map[string]float64{
-		`kafka_produce_total{result="acked"}`: 2,
+		`kafka_produce_total{result="acked"}`:  2,
 		`records_emitted_total{stream="data"}`: 2,
 	} {
 		if metrics[name] != want {
