@@ -15,9 +15,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 )
@@ -145,12 +151,22 @@ type loaderRun struct {
 	emitted   []string // event ids of the data records the tap wrote
 }
 
+// pipeOptions say what happens to the tap of runLoaderInto while it runs.
+type pipeOptions struct {
+	// killMidDrain SIGKILLs the tap mid-drain, once the target has printed
+	// a state; either process may then fail.
+	killMidDrain bool
+	// during, when set, is called once both processes run (a tap with a
+	// server: send webhooks, then SIGTERM).
+	during func(tap *os.Process)
+}
+
 // runLoaderInto runs the tap with tapCfg (and state, when not "") piped into
-// target with targetCfg, reading the tap's stdout on the way. With
-// killMidDrain the tap is SIGKILLed mid-drain, once the target has printed
-// a state, and either process may then fail; otherwise both must exit 0.
-func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, killMidDrain bool) loaderRun {
+// target with targetCfg, reading the tap's stdout on the way, until both
+// exit; both must exit 0 unless opts.killMidDrain.
+func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, opts pipeOptions) loaderRun {
 	const killAfter = 300
+	killMidDrain := opts.killMidDrain
 	t.Helper()
 	args := []string{"--config", tapCfg}
 	if state != "" {
@@ -230,6 +246,9 @@ func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, killMi
 			t.Fatal(err)
 		}
 		close(resume)
+	}
+	if opts.during != nil {
+		opts.during(tapCmd.Process)
 	}
 	<-copied // before Wait, which closes the pipe it reads
 	tapState := tapCmd.Wait()
@@ -316,7 +335,7 @@ func TestKafkaFleetPostgres(t *testing.T) {
 	loadCfg := filepath.Join(dir, "load.json")
 	writeJSON(t, loadCfg, merged(kafka, map[string]any{"listen": "", "state_interval": "10ms", "spool_dir": filepath.Join(dir, "load")}))
 
-	killed := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, "", true)
+	killed := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, "", pipeOptions{killMidDrain: true})
 	if !strings.Contains(killed.lastState, `"kafka_offsets"`) {
 		t.Fatalf("the killed loader's target printed %q, want a state with kafka_offsets", killed.lastState)
 	}
@@ -329,7 +348,7 @@ func TestKafkaFleetPostgres(t *testing.T) {
 	if err := json.Unmarshal([]byte(killed.lastState), &st); err != nil {
 		t.Fatal(err)
 	}
-	rerun := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, killed.lastState, false)
+	rerun := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, killed.lastState, pipeOptions{})
 	if len(rerun.emitted) == 0 {
 		t.Fatal("the rerun emitted nothing: the loader was not killed mid-drain")
 	}
@@ -361,4 +380,192 @@ func merged(base, extra map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// scrapeMetric returns the value of one sample of a receiver's /metrics.
+func scrapeMetric(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "tap_customerio_webhook_"+sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", sample)
+	return 0
+}
+
+// TestKafkaProduceErrorsAre503UntilTheyLand: the real receiver on an
+// in-process cluster that refuses produces (NOT_ENOUGH_REPLICAS), answers
+// them REQUEST_TIMED_OUT, then holds them past kafka_produce_timeout:
+// every such webhook is a 503 with Retry-After, the sender retries it
+// until a 200, and the loader then brings every event into the warehouse
+// exactly once (writes that landed late collapse on event_id).
+func TestKafkaProduceErrorsAre503UntilTheyLand(t *testing.T) {
+	cluster, topic := startKafkaCluster(t, 2)
+	dir := t.TempDir()
+	kafka := map[string]any{"spool": "kafka", "kafka_brokers": cluster.ListenAddrs(), "kafka_topic": topic}
+	addr := freeAddr(t)
+	serveCfg := filepath.Join(dir, "serve.json")
+	writeJSON(t, serveCfg, merged(kafka, map[string]any{"listen": addr, "webhook_tokens": []string{token},
+		"signing_keys": []string{signingKey}, "kafka_produce_timeout": "500ms"}))
+	startReceiver(t, serveCfg, addr)
+	s := &webhookSender{addrs: []string{addr}}
+
+	// Each phase: the cluster misbehaves, a batch is sent, and the fault
+	// clears once the sender has had some 503s; the batch then lands.
+	var held atomic.Bool
+	release := make(chan struct{})
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if held.Load() {
+			cluster.SleepControl(func() { <-release })
+		}
+		return nil, nil, false // then handled as usual: acknowledged late
+	})
+	phases := []struct {
+		name  string
+		start func() (stop func())
+	}{
+		{"not enough replicas", func() func() {
+			f := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.NotEnoughReplicas, Count: -1})
+			return f.Remove
+		}},
+		{"request timed out", func() func() {
+			f := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.RequestTimedOut, Count: -1})
+			return f.Remove
+		}},
+		{"no answer within kafka_produce_timeout", func() func() {
+			held.Store(true)
+			return func() { held.Store(false); close(release) }
+		}},
+	}
+	var all []string
+	for i, ph := range phases {
+		ids := eventIDs(fmt.Sprintf("fault%d", i), 20)
+		all = append(all, ids...)
+		refusedBefore := s.refused.Load()
+		stop := ph.start()
+		sent := make(chan error, 1)
+		go func() { sent <- s.send(ids, 4) }()
+		waitFor(t, ph.name+": 503s", func() bool { return s.refused.Load() >= refusedBefore+3 })
+		stop()
+		if err := <-sent; err != nil {
+			t.Fatalf("%s: %v", ph.name, err)
+		}
+	}
+	if s.noRetryAfter.Load() != 0 || s.cut.Load() != 0 {
+		t.Fatalf("%d 503s without Retry-After, %d requests unanswered", s.noRetryAfter.Load(), s.cut.Load())
+	}
+	if failed := scrapeMetric(t, addr, `kafka_produce_total{result="failed"}`); failed < float64(s.refused.Load()) {
+		t.Errorf("/metrics counts %v failed produces, the sender had %d 503s", failed, s.refused.Load())
+	}
+	if timeouts := scrapeMetric(t, addr, "kafka_produce_timeouts_total"); timeouts < 3 {
+		t.Errorf("/metrics counts %v produce timeouts, want the held ones", timeouts)
+	}
+
+	db := filepath.Join(dir, "warehouse.db")
+	targetCfg := filepath.Join(dir, "target.json")
+	writeJSON(t, targetCfg, map[string]any{"database": db})
+	loadCfg := filepath.Join(dir, "load.json")
+	writeJSON(t, loadCfg, merged(kafka, map[string]any{"listen": "", "spool_dir": filepath.Join(dir, "load")}))
+	runOnce(t, loadCfg, targetCfg, "")
+	if distinct, rows := sqliteEventCounts(t, db); distinct != len(all) || rows != len(all) {
+		t.Fatalf("warehouse has %d rows of %d events, want the %d sent once each", rows, distinct, len(all))
+	}
+}
+
+// TestKafkaOneProcessSIGTERM: the real tap receiving and emitting in one
+// process on spool "kafka", with the App API streams, piped into the real
+// target-postgres. Webhooks reach PostgreSQL while it runs; on SIGTERM it
+// emits what it acknowledged, writes a final STATE (Kafka offsets and the
+// deliveries bookmark) and exits 0; a loader run from the state the
+// target printed emits no webhook again.
+func TestKafkaOneProcessSIGTERM(t *testing.T) {
+	brokers, topic := startKafkaTopic(t, 2)
+	fake := appapitest.New(t, appapitest.Options{})
+	now := time.Now()
+	const deliveries = 150
+	if err := fake.AddDeliveries(appapitest.Deliveries(deliveries, now.Add(-3*24*time.Hour), now.Add(-time.Minute))...); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetTable("/v1/campaigns", json.RawMessage(`{"id":23,"name":"Welcome"}`))
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	kafka := map[string]any{"spool": "kafka", "kafka_brokers": brokers, "kafka_topic": topic,
+		"app_api_key": fake.Key(), "app_api_url": fake.URL,
+		"app_api_start_date": now.Add(-7 * 24 * time.Hour).UTC().Format(time.RFC3339)}
+	tapCfg := filepath.Join(dir, "tap.json")
+	writeJSON(t, tapCfg, merged(kafka, map[string]any{"listen": addr, "webhook_tokens": []string{token},
+		"signing_keys": []string{signingKey}, "state_interval": "100ms", "spool_dir": filepath.Join(dir, "spool")}))
+	dsn := pg.NewDatabase(t)
+	targetCfg := filepath.Join(dir, "target-postgres.json")
+	writeJSON(t, targetCfg, map[string]any{"dsn": dsn, "default_target_schema": "customerio", "max_batch_age": "100ms"})
+	// rows and distinct keys of a table
+	count := func(table string) string {
+		key := map[string]string{"data": "event_id", "deliveries": "id"}[table]
+		rows, err := tryPsql(dsn, "select count(*), count(distinct "+key+") from customerio."+table)
+		if err != nil || len(rows) != 1 {
+			return ""
+		}
+		return rows[0]
+	}
+
+	s := &webhookSender{addrs: []string{addr}}
+	live, late := eventIDs("live", 40), eventIDs("late", 40)
+	run := runLoaderInto(t, "target-postgres", tapCfg, targetCfg, "", pipeOptions{during: func(tap *os.Process) {
+		waitReadyz(t, addr)
+		if err := s.send(live, 4); err != nil {
+			t.Error(err)
+		}
+		waitFor(t, "live events in PostgreSQL while the tap runs", func() bool { return count("data") == "40\t40" })
+		if err := s.send(late, 4); err != nil {
+			t.Error(err)
+		}
+		if err := tap.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	if got := count("data"); got != "80\t80" {
+		t.Fatalf("data rows, distinct = %q after SIGTERM, want every acknowledged event once (80)", got)
+	}
+	if got := count("deliveries"); got != fmt.Sprintf("%d\t%d", deliveries, deliveries) {
+		t.Fatalf("deliveries rows %q, want %d", got, deliveries)
+	}
+	var st struct {
+		Bookmarks struct {
+			Data       kafkaspool.Position `json:"data"`
+			Deliveries struct {
+				Created int64 `json:"created"`
+			} `json:"deliveries"`
+		} `json:"bookmarks"`
+	}
+	if err := json.Unmarshal([]byte(run.lastState), &st); err != nil {
+		t.Fatal(err)
+	}
+	var covered int64
+	for _, off := range st.Bookmarks.Data.Offsets {
+		covered += off
+	}
+	if covered != 80 || st.Bookmarks.Deliveries.Created < now.Add(-2*time.Minute).Unix() {
+		t.Fatalf("last state %s: want offsets covering the 80 events and the deliveries bookmark", run.lastState)
+	}
+
+	loadCfg := filepath.Join(dir, "load.json")
+	writeJSON(t, loadCfg, merged(kafka, map[string]any{"listen": "", "spool_dir": filepath.Join(dir, "load")}))
+	again := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, run.lastState, pipeOptions{})
+	if len(again.emitted) != 0 {
+		t.Fatalf("a loader from the last state emitted %d webhook events again", len(again.emitted))
+	}
+	if got := count("data"); got != "80\t80" {
+		t.Fatalf("data rows after the loader: %q", got)
+	}
 }
