@@ -13,7 +13,9 @@
 // `serve` only receives (the spool's writer) while Singer runs with
 // "listen": "" only emit (its reader), so a scheduler can load every
 // minute beside a receiver that stays up. `token` manages the token file
-// and `status` describes a spool directory and a running server.
+// and `status` describes a spool directory and a running server. With
+// spool "kafka" (kafka.go) the same three modes run on a Kafka topic: the
+// receiver produces to it, the emitter reads its partitions.
 //
 // History: with app_api_key, a run also emits the App API streams
 // (deliveries, campaigns, ...): a reader goroutine (history.go) hands their
