@@ -93,15 +93,21 @@ func eventIDOf(t *testing.T, rec json.RawMessage) string {
 	return r.EventID
 }
 
-// postEvents posts n events with ids <prefix>-NN, each answered 200, and
-// returns their ids.
+// postEvents posts n events with ids <prefix>-NN and returns their ids.
+// Like Customer.io, it retries a 503 (a produce slower than
+// kafka_produce_timeout on a loaded machine) until a 200; any other answer
+// fails the test.
 func postEvents(t *testing.T, url, prefix string, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
 		id := fmt.Sprintf("%s-%02d", prefix, i)
-		if code := post(t, url, sentEvent(id)); code != http.StatusOK {
-			t.Fatalf("webhook %s: %d", id, code)
+		deadline := time.Now().Add(20 * time.Second)
+		for code := post(t, url, sentEvent(id)); code != http.StatusOK; code = post(t, url, sentEvent(id)) {
+			if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				t.Fatalf("webhook %s: %d", id, code)
+			}
+			time.Sleep(20 * time.Millisecond) // the sender's retry pace, not synchronisation
 		}
 		ids = append(ids, id)
 	}
@@ -186,9 +192,21 @@ func TestKafkaOneProcessFollowsAndDrainsOnStop(t *testing.T) {
 			}
 		}
 	}
+	// Each record of the topic once: an event whose 503 was retried may
+	// be in the topic twice (the timed-out produce landed too).
+	inTopic := map[string]int{}
+	held := loadTopic(t, cfg)
+	for _, r := range held {
+		var ev struct {
+			EventID string `json:"event_id"`
+		}
+		if json.Unmarshal(r.Body, &ev) == nil {
+			inTopic[ev.EventID]++
+		}
+	}
 	for _, id := range append(first, late...) {
-		if count[id] != 1 {
-			t.Errorf("event %s emitted %d times, want once", id, count[id])
+		if count[id] == 0 || count[id] != inTopic[id] {
+			t.Errorf("event %s emitted %d times, in the topic %d times; want once per record", id, count[id], inTopic[id])
 		}
 	}
 	if len(rejected) != 1 || !strings.HasPrefix(rejected[0], cfg.Kafka.Topic+":") {
@@ -199,8 +217,8 @@ func TestKafkaOneProcessFollowsAndDrainsOnStop(t *testing.T) {
 		t.Fatalf("last message %s, want the final STATE", last.Type)
 	}
 	pos, covered := kafkaOffsetsOf(t, last.Value)
-	if covered != int64(records) || covered != 21 || len(pos.Offsets) != 2 || pos.Topic != cfg.Kafka.Topic {
-		t.Fatalf("final STATE %s after %d records, want both partitions' end offsets (21 records)", last.Value, records)
+	if covered != int64(records) || covered != int64(len(held)) || len(pos.Offsets) != 2 || pos.Topic != cfg.Kafka.Topic {
+		t.Fatalf("final STATE %s after %d records, want both partitions' end offsets (%d records)", last.Value, records, len(held))
 	}
 
 	again, err := runKafkaLoader(t, cfg, last.Value)
@@ -223,20 +241,11 @@ func TestKafkaOneProcessMetricsAndExitAfterIdle(t *testing.T) {
 	out := captureStdout(t)
 	rt := startTapOptions(t, Options{Config: cfg, Selection: mustDefault(t), Stdout: out.w})
 	waitReady(t, rt.base)
-	for _, id := range []string{"m1", "m2"} {
-		if code := post(t, rt.url, sentEvent(id)); code != http.StatusOK {
-			t.Fatalf("webhook %s: %d", id, code)
-		}
-	}
-	out.untilRecords(t, []string{"m1", "m2"})
+	out.untilRecords(t, postEvents(t, rt.url, "m", 2))
 	metrics, text := scrape(t, rt.base)
-	for name, want := range map[string]float64{
-		`kafka_produce_total{result="acked"}`:  2,
-		`records_emitted_total{stream="data"}`: 2,
-	} {
-		if metrics[name] != want {
-			t.Errorf("%s = %v, want %v\n%s", name, metrics[name], want, text)
-		}
+	// A retried 503 may have landed as well: emitted records can be more.
+	if metrics[`kafka_produce_total{result="acked"}`] != 2 || metrics[`records_emitted_total{stream="data"}`] < 2 {
+		t.Errorf("/metrics lacks the 2 produces acknowledged and emitted:\n%s", text)
 	}
 	select {
 	case err := <-rt.done:
@@ -250,8 +259,8 @@ func TestKafkaOneProcessMetricsAndExitAfterIdle(t *testing.T) {
 	if len(rest) == 0 || rest[len(rest)-1].Type != "STATE" {
 		t.Fatal("the idle exit did not end on a STATE")
 	}
-	if _, covered := kafkaOffsetsOf(t, rest[len(rest)-1].Value); covered != 2 {
-		t.Fatalf("final STATE %s, want the 2 records covered", rest[len(rest)-1].Value)
+	if _, covered := kafkaOffsetsOf(t, rest[len(rest)-1].Value); covered != int64(len(loadTopic(t, cfg))) {
+		t.Fatalf("final STATE %s, want every record of the topic covered", rest[len(rest)-1].Value)
 	}
 }
 
@@ -283,6 +292,7 @@ func TestKafkaLoaderEmitsTheAppAPIStreams(t *testing.T) {
 		}
 	}
 	slices.Sort(events)
+	events = slices.Compact(events) // a retried 503 may have landed twice
 	if !slices.Equal(events, sent) || deliveries != appDeliveries {
 		t.Fatalf("emitted events %v and %d deliveries, want %v and %d", events, deliveries, sent, appDeliveries)
 	}
@@ -292,8 +302,8 @@ func TestKafkaLoaderEmitsTheAppAPIStreams(t *testing.T) {
 	}
 	b, ok := deliveriesBookmark(t, last.Value)
 	pos, covered := kafkaOffsetsOf(t, last.Value)
-	if !ok || b.Created < appEpoch.Unix() || covered != int64(len(sent)+1) || pos.Topic != cfg.Kafka.Topic {
-		t.Fatalf("final STATE %s: want the deliveries bookmark and the offsets of %d records", last.Value, len(sent)+1)
+	if held := len(loadTopic(t, cfg)); !ok || b.Created < appEpoch.Unix() || covered != int64(held) || pos.Topic != cfg.Kafka.Topic {
+		t.Fatalf("final STATE %s: want the deliveries bookmark and the offsets of the topic's %d records", last.Value, held)
 	}
 
 	f.clock.Advance(time.Hour)
