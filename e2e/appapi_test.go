@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -87,34 +85,5 @@ func TestPipelineAppAPISQLite(t *testing.T) {
 // the target printed.
 func runOnce(t *testing.T, tapCfg, targetCfg, state string) string {
 	t.Helper()
-	args := []string{"--config", tapCfg}
-	if state != "" {
-		p := filepath.Join(t.TempDir(), "state.json")
-		if err := os.WriteFile(p, []byte(state), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "--state", p)
-	}
-	tapCmd := exec.Command(filepath.Join(bin, "tap-customerio-webhook"), args...)
-	target := exec.Command(filepath.Join(bin, "target-sqlite"), "--config", targetCfg)
-	var tapErr, targetErr, states bytes.Buffer
-	pipe, err := tapCmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tapCmd.Stderr, target.Stdin, target.Stdout, target.Stderr = &tapErr, pipe, &states, &targetErr
-	if err := tapCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Wait(); err != nil {
-		t.Fatalf("target-sqlite: %v\n%s", err, targetErr.String())
-	}
-	if err := tapCmd.Wait(); err != nil {
-		t.Fatalf("tap: %v\n%s", err, tapErr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(states.String()), "\n")
-	return lines[len(lines)-1]
+	return runLoaderInto(t, "target-sqlite", tapCfg, targetCfg, state, pipeOptions{}).lastState
 }

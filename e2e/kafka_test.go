@@ -21,6 +21,13 @@ import (
 // disk) and creates a safe topic (RF 3, min.insync.replicas 2) on it.
 func startKafkaTopic(t *testing.T, partitions int32) (brokers []string, topic string) {
 	t.Helper()
+	c, topic := startKafkaCluster(t, partitions)
+	return c.ListenAddrs(), topic
+}
+
+// startKafkaCluster is startKafkaTopic returning the cluster, for faults.
+func startKafkaCluster(t *testing.T, partitions int32) (*kfake.Cluster, string) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.DataDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +41,7 @@ func startKafkaTopic(t *testing.T, partitions int32) (brokers []string, topic st
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	isr := "2"
-	topic = "customerio-webhooks"
+	topic := "customerio-webhooks"
 	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &isr}, topic)
 	if err == nil {
 		err = resp.Err
@@ -42,7 +49,7 @@ func startKafkaTopic(t *testing.T, partitions int32) (brokers []string, topic st
 	if err != nil {
 		t.Fatalf("creating topic: %v", err)
 	}
-	return c.ListenAddrs(), topic
+	return c, topic
 }
 
 // receiverProc is a running `tap-customerio-webhook serve`.
@@ -89,16 +96,7 @@ func TestKafkaFleet(t *testing.T) {
 	brokers, topic := startKafkaTopic(t, 4)
 	dir := t.TempDir()
 	kafka := map[string]any{"spool": "kafka", "kafka_brokers": brokers, "kafka_topic": topic}
-	with := func(extra map[string]any) map[string]any {
-		out := map[string]any{}
-		for k, v := range kafka {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
-		return out
-	}
+	with := func(extra map[string]any) map[string]any { return merged(kafka, extra) }
 	var receivers []*receiverProc
 	var cfgs []string
 	for i := range 2 {
@@ -141,17 +139,7 @@ func TestKafkaFleet(t *testing.T) {
 		writeJSON(t, cfg, with(map[string]any{"listen": "", "kafka_partitions": parts, "spool_dir": filepath.Join(dir, "load")}))
 		states = append(states, runOnce(t, cfg, targetCfg, ""))
 	}
-	countRows := func() (distinct, all int) {
-		conn, err := sql.Open("sqlite", db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if err := conn.QueryRow("select count(distinct event_id), count(*) from data").Scan(&distinct, &all); err != nil {
-			t.Fatal(err)
-		}
-		return distinct, all
-	}
+	countRows := func() (distinct, all int) { return sqliteEventCounts(t, db) }
 	distinct, all := countRows()
 	if distinct != len(acked) || all != len(acked) {
 		t.Fatalf("warehouse has %d rows (%d distinct events), want the %d acknowledged once each", all, distinct, len(acked))
@@ -168,4 +156,19 @@ func TestKafkaFleet(t *testing.T) {
 	if d, a := countRows(); d != distinct || a != all {
 		t.Fatalf("reruns changed the warehouse: %d rows, was %d", a, all)
 	}
+}
+
+// sqliteEventCounts returns the distinct event ids and the rows of table
+// data in the SQLite file db.
+func sqliteEventCounts(t *testing.T, db string) (distinct, all int) {
+	t.Helper()
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.QueryRow("select count(distinct event_id), count(*) from data").Scan(&distinct, &all); err != nil {
+		t.Fatal(err)
+	}
+	return distinct, all
 }

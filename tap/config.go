@@ -110,7 +110,7 @@ func configTable() config.Table[Config] {
 		config.Field("kafka_sasl_password", config.String, func(c *Config) *string { return &c.Kafka.SASLPassword }).Secret().
 			Doc("SASL password. Needs kafka_sasl_mechanism."),
 		config.Field("kafka_partitions", partitions, func(c *Config) *[]int32 { return &c.Kafka.Partitions }).
-			Doc("The partitions this loader emits (several loaders split a topic, e.g. [0, 1] and [2, 3]); empty: all."),
+			Doc("The partitions this process emits, as a loader or in one-process mode (several split a topic, e.g. [0, 1] and [2, 3]); empty: all."),
 		config.Field("kafka_allow_unsafe_topic", config.Bool, func(c *Config) *bool { return &c.Kafka.AllowUnsafeTopic }).Default(false).
 			Doc("At start the tap refuses a topic with replication factor below 3 or min.insync.replicas below 2; true makes that a warning (development, one broker)."),
 		config.Field("max_body_bytes", config.AtLeast[int64](1), func(c *Config) *int64 { return &c.MaxBodyBytes }).Default(8 << 20).
@@ -251,9 +251,6 @@ func spoolContradictions(c Config, given config.Values) []error {
 			}
 		}
 		return errs
-	}
-	if c.AppAPI.Key != "" {
-		return []error{errors.New(`app_api_key: the App API streams are not read with spool "kafka" yet; run them with spool "disk" in a separate pipeline`)}
 	}
 	// Validate's messages start with the key they are about.
 	if err := c.Kafka.Validate(); err != nil {

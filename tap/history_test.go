@@ -85,6 +85,11 @@ func (f *appFixture) runDrain(t *testing.T, cfg Config, sel map[string]catalog.S
 	if o.AppAPIBookmarks, err = ParseAppAPIBookmarks(stateLine); err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Spool == SpoolKafka {
+		if o.KafkaPosition, err = ParseKafkaPosition(stateLine); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out bytes.Buffer
 	o.Stdout = &out
 	err = Run(context.Background(), o)

@@ -91,14 +91,7 @@ func sendThroughServe(t *testing.T, cfg Config, n int) []string {
 	t.Helper()
 	base := startServe(t, cfg)
 	waitReady(t, base)
-	var ids []string
-	for i := range n {
-		id := fmt.Sprintf("ev-%03d", i)
-		if code := post(t, base+"/webhook/"+testToken, sentEvent(id)); code != http.StatusOK {
-			t.Fatalf("webhook %s: %d", id, code)
-		}
-		ids = append(ids, id)
-	}
+	ids := postEvents(t, base+"/webhook/"+testToken, "ev", n)
 	if code := post(t, base+"/webhook/"+testToken, `{"not":"an event"}`); code != http.StatusOK {
 		t.Fatalf("invalid body: %d, want 200 (it goes to stream rejected)", code)
 	}

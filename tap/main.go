@@ -93,11 +93,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	if cfg.Spool == SpoolKafka && cfg.Listen != "" {
-		fmt.Fprintf(stderr, "%s: bad config %s:\nspool: \"kafka\" runs as `serve` (the receiver) and as a Singer run with \"listen\": \"\" (the loader); "+
-			"one process doing both is not supported: set listen to \"\" or spool to \"disk\"\n", Name, *configPath)
-		return exitUsage
-	}
 	if cfg.Listen != "" {
 		if _, err := checkTokens(cfg); err != nil {
 			fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, *configPath, err)

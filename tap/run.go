@@ -13,7 +13,9 @@
 // `serve` only receives (the spool's writer) while Singer runs with
 // "listen": "" only emit (its reader), so a scheduler can load every
 // minute beside a receiver that stays up. `token` manages the token file
-// and `status` describes a spool directory and a running server.
+// and `status` describes a spool directory and a running server. With
+// spool "kafka" (kafka.go) the same three modes run on a Kafka topic: the
+// receiver produces to it, the emitter reads its partitions.
 //
 // History: with app_api_key, a run also emits the App API streams
 // (deliveries, campaigns, ...): a reader goroutine (history.go) hands their
@@ -76,7 +78,7 @@ type Options struct {
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
 	if cfg.Spool == SpoolKafka {
-		return loadKafka(ctx, o)
+		return runKafka(ctx, o)
 	}
 	// Without a server this process only reads: `serve` may be writing the
 	// same spool_dir meanwhile.
@@ -140,7 +142,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// Without a server nothing new can arrive: stop once caught up.
 	untilCaughtUp := rr == nil
-	err = emitLoop(ctx, em, reader, cfg.ExitAfterIdle, untilCaughtUp, rr.errs(), o.Log)
+	err = emitLoop(ctx, em, diskSource{reader}, cfg.ExitAfterIdle, untilCaughtUp, rr.errs(), o.Log)
 	stop()
 	if err != nil {
 		return err // stdout broke or the spool failed: no final STATE for what was not written
@@ -292,10 +294,28 @@ func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Optio
 	return r, nil
 }
 
+// recordSource is what the emit loop reads: the disk spool's reader, or
+// the Kafka spool's (kafkaSource, kafka.go).
+type recordSource interface {
+	// TryNext returns the next record if one is ready, without waiting.
+	TryNext() (spool.Record, bool, error)
+	// Next waits for the next record until ctx ends.
+	Next(ctx context.Context) (spool.Record, error)
+	// caughtUp reports, once TryNext found nothing ready, whether a run
+	// that ends by itself has emitted all it must.
+	caughtUp() bool
+}
+
+// diskSource is the disk spool's reader as a recordSource: nothing ready
+// means nothing durable left.
+type diskSource struct{ *spool.Reader }
+
+func (diskSource) caughtUp() bool { return true }
+
 // emitLoop emits records as they become durable until ctx ends, the tap
 // has been idle for idle (when > 0), it has caught up (untilCaughtUp), or
 // an error. It returns nil but on errors.
-func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
+func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
 	lastActivity := time.Now()
 	for {
 		if took, err := em.writeHistory(); err != nil {
@@ -316,7 +336,7 @@ func emitLoop(ctx context.Context, em *emitter, r *spool.Reader, idle time.Durat
 		}
 		// A run that ends by itself waits for the App API pass under way.
 		historyBusy := em.historyBusy()
-		if untilCaughtUp && !historyBusy {
+		if untilCaughtUp && !historyBusy && r.caughtUp() {
 			return nil
 		}
 		// Caught up: let the target see what was written, and cover it

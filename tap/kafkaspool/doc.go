@@ -10,10 +10,12 @@
 //     headers ([HeaderReceivedAt], [HeaderTokenID]).
 //   - [CheckTopic] refuses a topic that cannot keep that promise: missing,
 //     replication factor below 3, or min.insync.replicas below 2.
-//   - [Load] reads the owned partitions from given next offsets up to the
-//     end offsets seen at its start, in order per partition, and never
-//     commits offsets to the cluster: the caller's STATE ([Position]) is the
-//     only position. An offset already deleted by retention is an
+//   - [Reader] reads the owned partitions from given next offsets, in
+//     order per partition, following them as they grow (the one-process
+//     mode) until [Reader.StopAtEnd] bounds it at the end offsets of that
+//     moment; [Load] is a Reader bounded from its start (the loader). It
+//     never commits offsets to the cluster: the caller's STATE ([Position])
+//     is the only position. An offset already deleted by retention is an
 //     [*OffsetGoneError], never a silent skip.
 //
 // Positions are Kafka offsets, which are per partition: the uint64 that

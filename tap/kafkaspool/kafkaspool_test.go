@@ -480,3 +480,67 @@ func TestReadyFollowsTheCluster(t *testing.T) {
 		t.Fatal("Append with the cluster down")
 	}
 }
+
+// TestReaderFollowsUntilStopAtEnd: a Reader returns records appended after
+// it opened; bounded by StopAtEnd it returns every record before the bound
+// and none after, its Position stops at the bound, and a Reader opened
+// there reads exactly the rest.
+func TestReaderFollowsUntilStopAtEnd(t *testing.T) {
+	tc := startCluster(t)
+	cfg := tc.topic(t, 2, 3, 2)
+	p := newProducer(t, cfg)
+	r, err := OpenReader(ctx(t), cfg, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if rec, ok, err := r.TryNext(); ok || err != nil {
+		t.Fatalf("TryNext on an empty topic: %v %v %v", rec, ok, err)
+	}
+	appendBodies(t, p, 2, 5)
+	var got []Record
+	for len(got) < 10 {
+		rec, err := r.Next(ctx(t))
+		if err != nil {
+			t.Fatalf("Next while following: %v", err)
+		}
+		got = append(got, rec)
+	}
+	if r.CaughtUp() {
+		t.Fatal("CaughtUp before StopAtEnd")
+	}
+
+	appendBodies(t, p, 1, 3) // before the bound
+	if err := r.StopAtEnd(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	appendBodies(t, p, 1, 4) // after it
+	for !r.CaughtUp() {
+		rec, err := r.Next(ctx(t))
+		if err != nil {
+			t.Fatalf("Next up to the bound: %v", err)
+		}
+		got = append(got, rec)
+	}
+	if len(got) != 13 {
+		t.Fatalf("read %d records up to the bound, want 13", len(got))
+	}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if rec, err := r.Next(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next past the bound: %v %v, want to wait for ctx", rec, err)
+	}
+	pos := r.Position()
+	var covered int64
+	for _, next := range pos.Offsets {
+		covered += next
+	}
+	if covered != 13 {
+		t.Fatalf("position %v past the bound of 13 records", pos.Offsets)
+	}
+	rest, _ := loadAll(t, cfg, roundTrip(t, pos))
+	all, _ := loadAll(t, cfg, Position{})
+	if len(rest) != 4 || bodies(append(got, rest...)) != bodies(all) {
+		t.Fatalf("a load from the position read %d records; with the Reader's they are not the topic", len(rest))
+	}
+}
