@@ -354,4 +354,3 @@ func compactScan(dst, src []byte) (out []byte, members int, unloadable bool) {
 	}
 	return dst, members, unloadable
 }
-

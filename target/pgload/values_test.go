@@ -22,7 +22,7 @@ func TestNumericFromLiteral(t *testing.T) {
 		{"-2.50E-3", "-250", -5},
 		{"7e+2", "7", 2},
 		{"123456789012345678901234567890", "123456789012345678901234567890", 0},
-		{"0.000", "0", -3},  // the scale of zero stays
+		{"0.000", "0", -3},   // the scale of zero stays
 		{"0e200000", "0", 0}, // zero has no weight to overflow
 		{"1e-16383", "1", -16383},
 		{"1e131071", "1", 131071},
