@@ -30,10 +30,11 @@
 //     quotes it as text inside JSON), and both loaders refuse it, so the
 //     two warehouses treat it alike. [Number.Fits] is that test.
 //   - [MaxExponent] (2^20) bounds the exponent as written. A literal with a
-//     larger one never fits (it would need about a million digits to bring
-//     it back into range), so its exponent is clamped to one past the
-//     bound, which keeps every computation on exponents within int and
-//     still tells "too large" from "too small".
+//     larger one does not fit: only one with over a million digits could
+//     bring its value back into range, and no parser should work on that.
+//     Its exponent is clamped to one past the bound, which keeps every
+//     computation on exponents within int and still tells "too large"
+//     from "too small".
 //   - [MaxPortableLen] and [MaxPortableExponent] (400) and float64's range
 //     are the tap's stricter bound ([Portable]): a body holding a number
 //     beyond them goes to the rejected stream. Other Singer targets read

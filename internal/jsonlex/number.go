@@ -13,8 +13,8 @@ const (
 	// MaxScale is the most digits after the point PostgreSQL's numeric
 	// holds (a 14-bit display scale).
 	MaxScale = 16383
-	// MaxExponent bounds the exponent as written: beyond it a number never
-	// fits, and its exponent is clamped to one past the bound.
+	// MaxExponent bounds the exponent as written: beyond it a number does
+	// not fit, and its exponent is clamped to one past the bound.
 	MaxExponent = 1 << 20
 	// MaxPortableLen and MaxPortableExponent are the tap's bound on a
 	// literal's length and written exponent (see Portable).
