@@ -8,9 +8,10 @@ FUZZTIME ?= 60s
 # How long the pipeline fuzzer runs per target (make fuzz-pipeline).
 PIPEFUZZ_DURATION ?= 10m
 # Every fuzz target: package:Function. Their seed corpora also run in `make test`.
-FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/event:FuzzIsInteger ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
+FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:FuzzFastSchema ./tap/auth:FuzzVerify ./tap/spool:FuzzRecover \
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
-               ./target/pgload:FuzzNumericFromLiteral ./target/pgload:FuzzReplaceJSONNul \
+               ./internal/jsonlex:FuzzNumber ./internal/jsonlex:FuzzString ./internal/jsonlex:FuzzClean \
+               ./internal/jsonlex:FuzzEachMember ./internal/jsonlex:FuzzValid \
                ./tap/event:FuzzFastDecode ./internal/jsonconfig:FuzzObject ./tap/appapi:FuzzDecodePage \
                ./tap/kafkaspool:FuzzRecordHeaders ./target/sqliteload:FuzzNumericValue
 

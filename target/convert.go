@@ -2,12 +2,12 @@ package target
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -74,7 +74,7 @@ func (f *filler) fill(rec []byte, row []any) error {
 }
 
 func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string) error {
-	return singer.EachMember(obj, func(rawKey, value []byte) error {
+	return jsonlex.EachMember(obj, func(rawKey, value []byte) error {
 		key, err := memberName(rawKey)
 		if err != nil {
 			return err
@@ -163,16 +163,34 @@ func (f *filler) setAside(path string, value []byte, reason string) {
 	f.errs.add(path, value, reason)
 }
 
-// memberName decodes a raw object key; the common case needs no unescaping.
+// memberName decodes a raw object key.
 func memberName(raw []byte) (string, error) {
-	for _, c := range raw[1 : len(raw)-1] {
-		if c == '\\' || c >= 0x80 {
-			var s string
-			err := json.Unmarshal(raw, &s)
-			return s, err
-		}
+	s, end, ok := jsonlex.ParseString(raw, 0)
+	if !ok || end != len(raw) {
+		return "", errMalformed
 	}
-	return string(raw[1 : len(raw)-1]), nil
+	return s, nil
+}
+
+// Records are walked with jsonlex.EachMember over JSON the singer.Reader
+// has already validated, so a record is decoded once, straight into column
+// values, without building maps. The helpers still check bounds and never
+// panic on malformed input.
+var errMalformed = errors.New("malformed JSON")
+
+// decodeString returns the Go string of the JSON string raw, loadable: NUL,
+// invalid UTF-8 and lone surrogate escapes become U+FFFD.
+func decodeString(raw []byte) (string, error) {
+	s, ok := jsonlex.LoadableString(raw)
+	if !ok {
+		return "", errMalformed
+	}
+	return s, nil
+}
+
+// cleanJSON is jsonlex.Clean, under the name the rest of the core calls.
+func cleanJSON(raw []byte, quoteNumbers bool) (out []byte, fits bool) {
+	return jsonlex.Clean(raw, quoteNumbers)
 }
 
 // convertValue turns one JSON value into the Go value loaders expect for
@@ -205,7 +223,7 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 		if !isNumber(raw) {
 			return nil, fmt.Errorf("%s where a number was expected", kindOf(raw))
 		}
-		if !numberFits(raw) {
+		if !jsonlex.Fits(raw) {
 			return nil, errNumberRange
 		}
 		return json.Number(raw), nil
@@ -245,7 +263,8 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 }
 
 // errNumberRange: a number beyond what PostgreSQL's numeric (and so jsonb)
-// holds. SQLite could keep it as text, but both warehouses treat it alike.
+// holds (jsonlex.Fits). SQLite could keep it as text, but both warehouses
+// treat it alike.
 var errNumberRange = &unfitError{reason: "number beyond the warehouse's numeric range"}
 
 func isNumber(raw []byte) bool {
@@ -253,29 +272,22 @@ func isNumber(raw []byte) bool {
 }
 
 // parseBigint keeps integers exact: no float64 round trip. An integral
-// value written as 1.0 or 1e3 is accepted. An integer outside int64 (or
-// written so that it needs more than 40 digits of exponent) asks for a
-// numeric column; one beyond numeric's range goes aside; a fraction is an
-// error (not an integer, so not what the schema declared).
+// value written as 1.0 or 1e3 is accepted. An integer outside int64 asks
+// for a numeric column; one beyond numeric's range (see jsonlex.Fits)
+// goes aside; a fraction is an error (not an integer, so not what the
+// schema declared).
 func parseBigint(raw []byte) (any, error) {
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+	if n, ok := jsonlex.Int64(raw); ok && jsonlex.Fits(raw) {
 		return n, nil
 	}
-	d, ok := parseDecimal(raw)
-	if !ok {
+	d, ok := jsonlex.ParseNumber(raw)
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("malformed number")
-	}
-	if !d.integral() {
+	case !d.Integral():
 		return nil, fmt.Errorf("a fraction where an integer was expected")
-	}
-	if !d.fits() {
+	case !d.Fits():
 		return nil, errNumberRange
-	}
-	if d.intDigits() <= 19 {
-		r, ok := new(big.Rat).SetString(string(raw))
-		if ok && r.IsInt() && r.Num().IsInt64() {
-			return r.Num().Int64(), nil
-		}
 	}
 	return nil, &unfitError{widenTo: TypeNumeric, reason: "integer beyond 64 bits"}
 }
@@ -374,9 +386,6 @@ func valueJSON(v any) []byte {
 // appendJSONString appends s as a JSON string that every warehouse loads:
 // NUL and invalid UTF-8 become U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	}
-	q, _ := json.Marshal(s) // invalid UTF-8 becomes U+FFFD; cannot fail for a string
+	q, _ := json.Marshal(jsonlex.ReplaceNUL(s)) // invalid UTF-8 becomes U+FFFD; cannot fail for a string
 	return append(b, q...)
 }

@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // Message is one Singer message as read. Only the fields of its type are set.
@@ -137,20 +138,15 @@ type envelope struct {
 	record, timeExtracted, version, value                  []byte
 }
 
-// parse decodes one line. The line is validated once with json.Valid; the
-// envelope's members are then located without decoding the record, which
-// is copied as is for the caller to decode once.
+// parse decodes one line. The line is validated and its envelope's members
+// located in one pass (jsonlex.EachValidMember), without decoding the
+// record, which is copied as is for the caller to decode once.
 func parse(line []byte) (Message, error) {
 	if line[0] != '{' {
 		return Message{}, errors.New("not a JSON object")
 	}
-	if !json.Valid(line) {
-		var v any
-		err := json.Unmarshal(line, &v) // only to say where the JSON is wrong
-		return Message{}, fmt.Errorf("decoding message: %w", err)
-	}
 	var e envelope
-	err := EachMember(line, func(key, value []byte) error {
+	err := jsonlex.EachValidMember(line, func(key, value []byte) error {
 		switch strings.ToLower(string(key[1 : len(key)-1])) {
 		case "type":
 			e.typ = value
@@ -174,6 +170,10 @@ func parse(line []byte) (Message, error) {
 		return nil
 	})
 	if err != nil {
+		var v any
+		if uerr := json.Unmarshal(line, &v); uerr != nil { // only to say where the JSON is wrong
+			err = uerr
+		}
 		return Message{}, fmt.Errorf("decoding message: %w", err)
 	}
 	return e.message()
@@ -254,13 +254,9 @@ func stringField(name string, raw []byte) (string, error) {
 	if raw[0] != '"' {
 		return "", fmt.Errorf("%s is not a string", name)
 	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return string(inner), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
+	s, end, ok := jsonlex.ParseString(raw, 0)
+	if !ok || end != len(raw) {
+		return "", fmt.Errorf("%s is not a valid string", name)
 	}
 	return s, nil
 }

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/xeipuuv/gojsonschema"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // Classifier validates bodies against one compiled schema. It is not safe
@@ -163,7 +165,7 @@ func (l decodedLoader) LoadJSON() (any, error) { return l.doc, nil }
 // validate returns the schema violations of doc, or "".
 func (c *Classifier) validate(doc any) string {
 	if hugeNumber(doc) {
-		return fmt.Sprintf("a number is beyond float64's range, longer than %d characters or has an exponent beyond ±%d", maxNumberLen, maxExponent)
+		return fmt.Sprintf("a number is beyond float64's range, longer than %d characters or has an exponent beyond ±%d", jsonlex.MaxPortableLen, jsonlex.MaxPortableExponent)
 	}
 	if c.fast != nil && c.fast.valid(doc) {
 		return ""

@@ -2,8 +2,8 @@ package event
 
 import (
 	"encoding/json"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // fastDecode parses body, one JSON object between optional whitespace, into
@@ -32,28 +32,14 @@ func fastDecode(body []byte) (doc map[string]any, ok bool) {
 
 // maxFastDepth is encoding/json's nesting limit; deeper documents are left
 // to it.
-const maxFastDepth = 10000
+const maxFastDepth = jsonlex.MaxDepth
 
 type decoder struct {
 	b []byte
 	i int
 }
 
-func (p *decoder) skipSpace() { p.i = skipSpace(p.b, p.i) }
-
-// skipSpace returns the index of the first byte at or after i in b that is
-// not JSON whitespace.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
+func (p *decoder) skipSpace() { p.i = jsonlex.SkipSpace(p.b, p.i) }
 
 // next consumes what follows a member or element: a comma (more follow) or
 // the closing bracket (done).
@@ -165,132 +151,18 @@ func (p *decoder) array(depth int) (any, bool) {
 	}
 }
 
-// str parses a string at p.i (its opening quote). Escapes are decoded;
-// a \u escape of a UTF-16 surrogate is left to encoding/json.
+// str parses the string at p.i (its opening quote) as encoding/json does.
 func (p *decoder) str() (string, bool) {
-	p.i++ // "
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			s := string(p.b[start:p.i])
-			p.i++
-			return s, true
-		case c == '\\':
-			return p.escaped(start)
-		case c < 0x20:
-			return "", false
-		}
-		p.i++
-	}
-	return "", false
+	s, end, ok := jsonlex.ParseString(p.b, p.i)
+	p.i = end
+	return s, ok
 }
 
-// escaped finishes a string that starts at start and holds an escape at p.i.
-func (p *decoder) escaped(start int) (string, bool) {
-	out := append(make([]byte, 0, p.i-start+16), p.b[start:p.i]...)
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return string(out), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			out = append(out, c)
-			p.i++
-			continue
-		}
-		if p.i+1 >= len(p.b) {
-			return "", false
-		}
-		e := p.b[p.i+1]
-		p.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok || utf16.IsSurrogate(r) {
-				return "", false
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", false
-		}
-	}
-	return "", false
-}
-
-func (p *decoder) hex4() (rune, bool) {
-	if len(p.b)-p.i < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range p.b[p.i : p.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	p.i += 4
-	return r, true
-}
-
-// number parses a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// number parses the number at p.i; encoding/json's Decoder with UseNumber
+// keeps its literal.
 func (p *decoder) number() (any, bool) {
 	start := p.i
-	if p.b[p.i] == '-' {
-		p.i++
-	}
-	switch {
-	case p.i < len(p.b) && p.b[p.i] == '0':
-		p.i++
-	case p.digits() == 0:
-		return nil, false
-	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if p.digits() == 0 {
-			return nil, false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if p.digits() == 0 {
-			return nil, false
-		}
-	}
-	return json.Number(p.b[start:p.i]), true
-}
-
-func (p *decoder) digits() int {
-	n := 0
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-		n++
-	}
-	return n
+	end, ok := jsonlex.ScanNumber(p.b, p.i)
+	p.i = end
+	return json.Number(p.b[start:end]), ok
 }

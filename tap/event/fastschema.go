@@ -2,8 +2,8 @@ package event
 
 import (
 	"encoding/json"
-	"strconv"
-	"strings"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // fastSchema validates the subset of JSON Schema that permissive stream
@@ -162,7 +162,10 @@ func typeOf(v any) typeSet {
 	case []any:
 		return tArray
 	case json.Number:
-		if isInteger(string(x)) {
+		// 1, 1.0, 1e3 and 100e-2 are integers to JSON Schema, as to
+		// gojsonschema; jsonlex works on the digits, where big.Rat (which
+		// gojsonschema uses) takes seconds on a literal like 1e9999999.
+		if n, ok := jsonlex.ParseNumber(x); ok && n.Integral() {
 			return tInteger
 		}
 		return tNumber
@@ -170,69 +173,17 @@ func typeOf(v any) typeSet {
 	return 0
 }
 
-// isInteger reports whether a JSON number literal has an integral value
-// (1, 1.0, 1e3 and 100e-2 are integers to JSON Schema, as to gojsonschema).
-// It works on the digits: big.Rat, which gojsonschema uses, takes seconds
-// and megabytes for a literal like 1e9999999 that anyone can POST.
-func isInteger(lit string) bool {
-	mant, exp, hasExp := strings.Cut(strings.TrimLeft(lit, "-"), "e")
-	if !hasExp {
-		mant, exp, hasExp = strings.Cut(mant, "E")
-	}
-	intPart, frac, _ := strings.Cut(mant, ".")
-	digits := strings.TrimRight(strings.TrimLeft(intPart+frac, "0"), "0")
-	if digits == "" {
-		return true // zero
-	}
-	// The decimal point sits after len(intPart)+e digits of intPart+frac;
-	// the value is integral when no significant digit lies beyond it.
-	lead := len(intPart+frac) - len(strings.TrimLeft(intPart+frac, "0"))
-	point := int64(len(intPart) - lead)
-	if hasExp {
-		e, err := strconv.ParseInt(strings.TrimPrefix(exp, "+"), 10, 64)
-		if err != nil { // beyond int64: only the sign matters
-			return !strings.HasPrefix(exp, "-")
-		}
-		if e > 1<<40 || e < -(1<<40) {
-			return e > 0
-		}
-		point += e
-	}
-	return int64(len(digits)) <= point
-}
-
-// Bounds of the number literals a valid event may hold. Customer.io sends
-// ids and Unix times. A literal like 1e-9999999 costs gojsonschema's
-// big.Rat seconds; 1e400 overflows the float64 most targets (Go's and
-// Python's JSON decoders) read numbers into; PostgreSQL's jsonb refuses
-// far larger ones ("value overflows numeric format"), which would stop the
-// pipeline. Such a body goes to the rejected stream, kept as text.
-const (
-	maxExponent  = 400
-	maxNumberLen = 400
-)
-
-// hugeNumber reports whether doc holds a number literal beyond the bounds:
-// longer than maxNumberLen, an exponent beyond ±maxExponent, or a
-// magnitude a float64 cannot hold.
+// hugeNumber reports whether doc holds a number literal beyond
+// jsonlex.Portable's bounds: longer than jsonlex.MaxPortableLen, an
+// exponent beyond ±jsonlex.MaxPortableExponent, or a magnitude a float64
+// cannot hold. Customer.io sends ids and Unix times. A literal like
+// 1e-9999999 costs gojsonschema's big.Rat seconds; 1e400 overflows the
+// float64 most targets (Go's and Python's JSON decoders) read numbers into.
+// Such a body goes to the rejected stream, kept as text.
 func hugeNumber(doc any) bool {
 	switch v := doc.(type) {
 	case json.Number:
-		if len(v) > maxNumberLen {
-			return true
-		}
-		i := strings.IndexAny(string(v), "eE")
-		if i < 0 && len(v) <= 20 {
-			return false // an ordinary integer: the common case stays cheap
-		}
-		if i >= 0 {
-			e, err := strconv.ParseInt(strings.TrimPrefix(string(v[i+1:]), "+"), 10, 64)
-			if err != nil || e > maxExponent || e < -maxExponent {
-				return true
-			}
-		}
-		_, err := strconv.ParseFloat(string(v), 64)
-		return err != nil // ErrRange: beyond ±1.8e308
+		return !jsonlex.Portable(v)
 	case map[string]any:
 		for _, c := range v {
 			if hugeNumber(c) {

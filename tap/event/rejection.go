@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // WithheldDir is the folder of spool_dir where the tap keeps the raw bodies
@@ -94,10 +96,7 @@ func rejectedBody(body []byte, dataDrop [][]string) (string, error) {
 // loadableText returns b as valid UTF-8 without NUL: PostgreSQL text
 // cannot hold either.
 func loadableText(b []byte) string {
-	s := string(b)
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", replacement)
-	}
+	s := jsonlex.ReplaceNUL(string(b))
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, replacement)
 	}

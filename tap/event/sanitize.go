@@ -3,8 +3,9 @@ package event
 import (
 	"errors"
 	"fmt"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // Loadable JSON. Targets store strings as PostgreSQL text or jsonb, which
@@ -16,10 +17,10 @@ import (
 
 // maxDepth is encoding/json's nesting limit, so that Sanitize accepts
 // exactly what the decoder that classifies bodies accepts.
-const maxDepth = 10000
+const maxDepth = jsonlex.MaxDepth
 
 // replacement is U+FFFD in UTF-8.
-const replacement = "\uFFFD"
+const replacement = jsonlex.Replacement
 
 // Sanitize returns the JSON text src (one value, whitespace around it
 // allowed) compacted onto one line with every string, member names and
@@ -56,7 +57,7 @@ func (s *sanitizer) errorf(format string, args ...any) error {
 	return fmt.Errorf("invalid JSON at byte %d: %s", s.pos, fmt.Sprintf(format, args...))
 }
 
-func (s *sanitizer) skipSpace() { s.pos = skipSpace(s.src, s.pos) }
+func (s *sanitizer) skipSpace() { s.pos = jsonlex.SkipSpace(s.src, s.pos) }
 
 func (s *sanitizer) value(depth int) error {
 	if s.pos >= len(s.src) {
@@ -257,9 +258,6 @@ func (s *sanitizer) replace(isName bool) {
 	s.changed = true
 }
 
-// simpleEscapes maps the character after a backslash to what it stands for.
-var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
-
 // escape copies the escape sequence at pos, or writes U+FFFD for \u0000
 // and a lone surrogate.
 func (s *sanitizer) escape(isName bool) error {
@@ -268,35 +266,23 @@ func (s *sanitizer) escape(isName bool) error {
 	}
 	e := s.src[s.pos+1]
 	if e != 'u' {
-		if simpleEscapes[e] == 0 {
+		c := jsonlex.Unescape(e)
+		if c == 0 {
 			return s.errorf("invalid escape \\%c", e)
 		}
 		s.out = append(s.out, '\\', e)
 		if isName {
-			s.name = append(s.name, simpleEscapes[e])
+			s.name = append(s.name, c)
 		}
 		s.pos += 2
 		return nil
 	}
-	r, ok := hex4(s.src[s.pos+2:])
-	if !ok {
-		return s.errorf("invalid \\u escape")
-	}
-	n := 6
+	n, r, unloadable, ok := jsonlex.UEscape(s.src[s.pos:])
 	switch {
-	case r == 0:
+	case !ok:
+		return s.errorf("invalid \\u escape")
+	case unloadable:
 		s.replace(isName)
-	case utf16.IsSurrogate(r):
-		low, ok := followingLow(s.src[s.pos+6:], r)
-		if !ok {
-			s.replace(isName)
-			break
-		}
-		n = 12
-		s.out = append(s.out, s.src[s.pos:s.pos+n]...)
-		if isName {
-			s.name = utf8.AppendRune(s.name, utf16.DecodeRune(r, low))
-		}
 	default:
 		s.out = append(s.out, s.src[s.pos:s.pos+n]...)
 		if isName {
@@ -307,73 +293,15 @@ func (s *sanitizer) escape(isName bool) error {
 	return nil
 }
 
-// followingLow returns the low surrogate escaped at the start of rest when
-// r is a high surrogate: the two form one character.
-func followingLow(rest []byte, r rune) (rune, bool) {
-	if r >= 0xDC00 || len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
-		return 0, false
-	}
-	low, ok := hex4(rest[2:])
-	return low, ok && low >= 0xDC00 && low <= 0xDFFF
-}
-
-// hex4 decodes the four hex digits at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
-
 // number copies a number literal, checking its grammar.
 func (s *sanitizer) number() error {
-	start := s.pos
-	digits := func() int {
-		n := 0
-		for s.pos < len(s.src) && s.src[s.pos] >= '0' && s.src[s.pos] <= '9' {
-			s.pos++
-			n++
-		}
-		return n
-	}
-	if s.src[s.pos] == '-' {
-		s.pos++
-	}
-	if s.pos < len(s.src) && s.src[s.pos] == '0' {
-		s.pos++
-	} else if digits() == 0 {
+	end, ok := jsonlex.ScanNumber(s.src, s.pos)
+	if !ok {
+		s.pos = end
 		return s.errorf("invalid number")
 	}
-	if s.pos < len(s.src) && s.src[s.pos] == '.' {
-		s.pos++
-		if digits() == 0 {
-			return s.errorf("invalid number")
-		}
-	}
-	if s.pos < len(s.src) && (s.src[s.pos] == 'e' || s.src[s.pos] == 'E') {
-		s.pos++
-		if s.pos < len(s.src) && (s.src[s.pos] == '+' || s.src[s.pos] == '-') {
-			s.pos++
-		}
-		if digits() == 0 {
-			return s.errorf("invalid number")
-		}
-	}
-	s.out = append(s.out, s.src[start:s.pos]...)
+	s.out = append(s.out, s.src[s.pos:end]...)
+	s.pos = end
 	return nil
 }
 
@@ -403,9 +331,9 @@ func compactScan(dst, src []byte) (out []byte, members int, unloadable bool) {
 			case '\\':
 				n := 2
 				if src[i+1] == 'u' {
-					var bad bool
-					n, bad = uEscape(src[i:])
-					unloadable = unloadable || bad
+					var bad, ok bool
+					n, _, bad, ok = jsonlex.UEscape(src[i:])
+					unloadable = unloadable || bad || !ok
 				}
 				dst = append(dst, src[i:i+n]...)
 				i += n - 1
@@ -425,20 +353,4 @@ func compactScan(dst, src []byte) (out []byte, members int, unloadable bool) {
 		dst = append(dst, c)
 	}
 	return dst, members, unloadable
-}
-
-// uEscape returns the length of the \u escape at the start of b (12 for a
-// surrogate pair) and whether it is \u0000 or a lone surrogate.
-func uEscape(b []byte) (n int, bad bool) {
-	r, ok := hex4(b[2:])
-	if !ok || r == 0 {
-		return 6, true
-	}
-	if !utf16.IsSurrogate(r) {
-		return 6, false
-	}
-	if _, paired := followingLow(b[6:], r); paired {
-		return 12, false
-	}
-	return 6, true
 }

@@ -1,23 +1,22 @@
 package pgload
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 	"github.com/cio-singer/tap-customerio-webhook/target"
 )
 
 // rowSource feeds a batch to CopyFrom, converting the few values pgx would
 // not encode as we need: json.Number becomes an exact pgtype.Numeric (pgx
 // has no binary numeric encoding for strings), and text or JSON holding
-// NUL, which PostgreSQL cannot store, gets U+FFFD. The core replaces NUL
-// already; this only keeps one stray byte from failing a whole batch.
+// what PostgreSQL cannot store (NUL; in JSON also lone surrogate escapes
+// and invalid UTF-8) gets U+FFFD, by jsonlex's rules. The core does this
+// already; this only keeps one stray value from failing a whole batch.
 type rowSource struct {
 	rows    [][]any
 	columns []string
@@ -58,76 +57,41 @@ func convertValue(v any) (any, error) {
 	case json.Number:
 		return numericFromLiteral(string(v))
 	case string:
-		if strings.IndexByte(v, 0) >= 0 {
-			return strings.ReplaceAll(v, "\x00", "\uFFFD"), nil
-		}
-		return v, nil
+		return jsonlex.ReplaceNUL(v), nil
 	case json.RawMessage:
-		return replaceJSONNul(v), nil
+		clean, _ := jsonlex.Clean(v, false)
+		return json.RawMessage(clean), nil
 	default:
 		return v, nil
 	}
 }
 
-const maxNumericExp = 1 << 18
-
-// numericFromLiteral parses a JSON number literal exactly: digits and
-// exponent go into a big.Int and a base-10 exponent, never through float64.
+// numericFromLiteral parses a JSON number literal exactly: its digits as
+// written go into a big.Int and its scale into the exponent, never through
+// float64, so 1.50 keeps its scale. A literal beyond PostgreSQL's numeric
+// (jsonlex.Fits) is refused before any big.Int work; the core never sends
+// one.
 func numericFromLiteral(s string) (pgtype.Numeric, error) {
-	mant, exp := s, int64(0)
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.ParseInt(strings.TrimPrefix(s[i+1:], "+"), 10, 32)
-		if err != nil {
-			return pgtype.Numeric{}, fmt.Errorf("numeric %q: bad exponent", s)
-		}
-		mant, exp = s[:i], e
+	n, ok := jsonlex.ParseNumber(s)
+	if !ok {
+		return pgtype.Numeric{}, fmt.Errorf("numeric %q: not a JSON number literal", s)
 	}
-	digits := mant
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		frac := mant[i+1:]
-		digits = mant[:i] + frac
-		exp -= int64(len(frac))
-		if len(frac) == 0 {
-			return pgtype.Numeric{}, fmt.Errorf("numeric %q: no digits after the point", s)
-		}
+	if !n.Fits() {
+		return pgtype.Numeric{}, fmt.Errorf("numeric %.40q: beyond PostgreSQL's numeric range", s)
 	}
-	// PostgreSQL's numeric holds at most 131072 digits before the point and
-	// 16383 after; anything far beyond is refused here, before big.Int work.
-	if exp < -maxNumericExp || exp > maxNumericExp {
-		return pgtype.Numeric{}, fmt.Errorf("numeric %q: exponent out of range", s)
+	digits := jsonlex.Coefficient(n, s)
+	if n.Negative() {
+		digits = "-" + digits
 	}
-	n, ok := new(big.Int).SetString(digits, 10)
-	if !ok || strings.HasPrefix(digits, "+") {
-		return pgtype.Numeric{}, fmt.Errorf("numeric %q: not a number literal", s)
+	i, ok := new(big.Int).SetString(digits, 10)
+	if !ok { // zero: no digits
+		i = new(big.Int)
 	}
-	return pgtype.Numeric{Int: n, Exp: int32(exp), Valid: true}, nil
-}
-
-// replaceJSONNul rewrites the JSON escape \u0000 (which jsonb rejects) to
-// \ufffd. An escape is a backslash preceded by an even number of
-// backslashes, so a literal `\\u0000` (backslash, then text) is kept.
-func replaceJSONNul(raw json.RawMessage) json.RawMessage {
-	const esc = `\u0000`
-	if !bytes.Contains(raw, []byte(esc)) {
-		return raw
+	exp := -n.Scale()
+	if n.Zero() {
+		// Zero has no weight: a positive exponent (0e5) would only make pgx
+		// encode a weight beyond numeric's; the scale of 0.00 stays.
+		exp = min(exp, 0)
 	}
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		if raw[i] != '\\' {
-			out = append(out, raw[i])
-			i++
-			continue
-		}
-		if bytes.HasPrefix(raw[i:], []byte(esc)) {
-			out = append(out, `\ufffd`...)
-			i += len(esc)
-			continue
-		}
-		// Any other escape: copy the backslash and the escaped byte together
-		// so an escaped backslash cannot start a false \u0000 match.
-		end := min(i+2, len(raw))
-		out = append(out, raw[i:end]...)
-		i = end
-	}
-	return out
+	return pgtype.Numeric{Int: i, Exp: int32(exp), Valid: true}, nil //nolint:gosec // Fits bounds the scale to ±2^20
 }
