@@ -208,9 +208,9 @@ func TestIntegrationFleetCrashLoop(t *testing.T) {
 		switch {
 		case run.victim == "tap":
 			// The target reads EOF: it commits and exits 0, or, when the
-			// tap died in the middle of a line, refuses the cut line and
-			// exits 1 with no state for what it had not committed (the next
-			// run emits it again).
+			// tap died in the middle of a line, loads what came before the
+			// cut line, prints the state covering it and exits 1 (the next
+			// run starts from that state).
 			if targetCode != 0 && targetCode != 1 {
 				t.Fatalf("loader run %d: target exited %d after the tap was killed, want 0 or 1", ld.runs, targetCode)
 			}

@@ -299,7 +299,7 @@ func (p *fuzzPipeline) end(how string) string {
 	if how == "kill-tap" && p.target.exitCode() != 0 && p.cutShort() {
 		// The tap died mid-line: the target read a truncated last line,
 		// which it must refuse (DESIGN §3: a malformed line is an error),
-		// having committed nothing after its last state.
+		// after committing what came before it and printing that state.
 		p.tornExits++
 		return ""
 	}

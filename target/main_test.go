@@ -161,14 +161,25 @@ func TestMain_BadUsage(t *testing.T) {
 	}
 }
 
+// TestMain_FailureNamesTheLine: a bad line ends the run with exit 1 naming
+// it, after loading what came before it and printing the state covering
+// that; nothing after the bad line is loaded or covered by a state.
 func TestMain_FailureNamesTheLine(t *testing.T) {
-	input := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, "a"), state(1), `{"type":"RECORD","stream":"s","record":{"id":"x"}}`, state(2))
-	res := runMain(t, memPlugin(newMemLoader(), nil), nil, `{"database":"x"}`, input)
+	input := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, "a"), state(1), `{"type":"RECORD","stream":"s","record":{"id":"x"}}`, rec("s", 2, "b"), state(2))
+	loader := newMemLoader()
+	res := runMain(t, memPlugin(loader, nil), nil, `{"database":"x"}`, input)
 	if res.code != 1 {
 		t.Fatalf("exit %d, want 1", res.code)
 	}
-	if res.stdout != "" {
-		t.Fatalf("state written for uncommitted records: %q", res.stdout)
+	if res.stdout != "{\"pos\":1}\n" {
+		t.Fatalf("stdout %q, want only the state before the bad line", res.stdout)
+	}
+	var loaded int
+	for _, b := range loader.loads {
+		loaded += len(b.Rows)
+	}
+	if loaded != 1 {
+		t.Fatalf("%d rows loaded, want the 1 record before the bad line", loaded)
 	}
 	logs := logLines(t, res.stderr)
 	last := logs[len(logs)-1]

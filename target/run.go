@@ -50,8 +50,18 @@ func run(ctx context.Context, cfg Config, loader Loader, in io.Reader, out io.Wr
 	defer stopReading()
 
 	err := r.loop(ctx, msgs)
-	if err == nil {
+	switch {
+	case err == nil:
 		err = r.finish()
+	case lineOf(err) > 0:
+		// A bad line condemns itself only: what was read before it is
+		// loaded and its state printed before the error ends the run, so
+		// a rerun from that state (of a tap killed mid-line, say) starts
+		// after it instead of loading everything again.
+		r.log.Error().Err(err).Msg("stopping at a bad line: loading what was read before it")
+		if ferr := r.finish(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
 	}
 	if err != nil {
 		cancelLoads()
