@@ -28,6 +28,23 @@ type TopicInfo struct {
 	Partitions        []int32 // ascending
 	ReplicationFactor int     // the smallest over the partitions
 	MinInsyncReplicas int     // the topic's effective min.insync.replicas
+	RaftMajority      bool    // no min.insync.replicas reported: a majority of ReplicationFactor (Redpanda)
+}
+
+// effectiveMinInsync returns how many replicas an acks=all write waits for.
+// Apache Kafka always reports min.insync.replicas (its default 1 too), so a
+// cluster that reports none replicates by Raft, as Redpanda does: there an
+// acks=all write waits for a majority of the replicas, 2 of 3.
+func effectiveMinInsync(configs []kadm.Config, replicationFactor int) (n int, majority bool, err error) {
+	for _, c := range configs {
+		if c.Key == "min.insync.replicas" {
+			if n, err = strconv.Atoi(c.MaybeValue()); err != nil {
+				return 0, false, fmt.Errorf("min.insync.replicas %q is not a number", c.MaybeValue())
+			}
+			return n, false, nil
+		}
+	}
+	return replicationFactor/2 + 1, true, nil
 }
 
 // CheckTopic verifies that the topic exists with replication factor >= 3
@@ -56,12 +73,13 @@ func CheckTopic(ctx context.Context, cfg Config, log zerolog.Logger) (TopicInfo,
 	if err != nil {
 		return info, fmt.Errorf("kafka topic %q: describing its configs: %w", cfg.Topic, err)
 	}
-	for _, c := range rc.Configs {
-		if c.Key == "min.insync.replicas" {
-			if info.MinInsyncReplicas, err = strconv.Atoi(c.MaybeValue()); err != nil {
-				return info, fmt.Errorf("kafka topic %q: min.insync.replicas %q is not a number", cfg.Topic, c.MaybeValue())
-			}
-		}
+	if info.MinInsyncReplicas, info.RaftMajority, err = effectiveMinInsync(rc.Configs, info.ReplicationFactor); err != nil {
+		return info, fmt.Errorf("kafka topic %q: %w", cfg.Topic, err)
+	}
+	if info.RaftMajority {
+		log.Info().Str("topic", cfg.Topic).Int("replication_factor", info.ReplicationFactor).
+			Int("majority", info.MinInsyncReplicas).
+			Msg("the cluster reports no min.insync.replicas (Redpanda): an acks=all write waits for a majority of the replicas")
 	}
 	problems := info.problems()
 	if len(problems) == 0 {
@@ -85,7 +103,11 @@ func (t TopicInfo) problems() []string {
 	if t.ReplicationFactor < SafeReplicationFactor {
 		out = append(out, fmt.Sprintf("replication factor %d is below %d", t.ReplicationFactor, SafeReplicationFactor))
 	}
-	if t.MinInsyncReplicas < SafeMinInsyncReplicas {
+	switch {
+	case t.MinInsyncReplicas >= SafeMinInsyncReplicas:
+	case t.RaftMajority:
+		out = append(out, fmt.Sprintf("a write waits for a majority of the replicas, %d, below %d", t.MinInsyncReplicas, SafeMinInsyncReplicas))
+	default:
 		out = append(out, fmt.Sprintf("min.insync.replicas %d is below %d", t.MinInsyncReplicas, SafeMinInsyncReplicas))
 	}
 	if t.MinInsyncReplicas > t.ReplicationFactor {
