@@ -1,5 +1,10 @@
 package jsonlex
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // MaxDepth is encoding/json's nesting limit: Valid refuses what
 // encoding/json refuses.
 const MaxDepth = 10000
@@ -113,32 +118,62 @@ func literal(b []byte, i int, word string) (int, bool) {
 // validString returns the index after the valid JSON string at b[i], and
 // whether it holds an escape.
 func validString(b []byte, i int) (end int, escaped, ok bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, escaped, true
-		case c < 0x20:
+	j := i + 1
+	for {
+		j = plainEnd(b, j)
+		if j >= len(b) || b[j] < 0x20 {
 			return 0, false, false
-		case c == '\\':
-			escaped = true
-			if j+1 >= len(b) {
+		}
+		if b[j] == '"' {
+			return j + 1, escaped, true
+		}
+		escaped = true // b[j] is a backslash
+		if j+1 >= len(b) {
+			return 0, false, false
+		}
+		if e := b[j+1]; e != 'u' {
+			if escapes[e] == 0 {
 				return 0, false, false
 			}
-			if e := b[j+1]; e != 'u' {
-				if escapes[e] == 0 {
-					return 0, false, false
-				}
-				j++
-				continue
-			}
-			if _, ok := Hex4(b[j+2:]); !ok {
-				return 0, false, false
-			}
-			j += 5
+			j += 2
+			continue
+		}
+		if _, ok := Hex4(b[j+2:]); !ok {
+			return 0, false, false
+		}
+		j += 6
+	}
+}
+
+// plainEnd returns the index of the first byte at or after j that a JSON
+// string cannot hold as it is (a quote, a backslash or a control
+// character), or len(b). It tests eight bytes at a time: strings are most
+// of what a line holds, so this loop is most of what validating costs.
+func plainEnd(b []byte, j int) int {
+	for ; j+8 <= len(b); j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		if m := zeroBytes(w^(ones*'"')) | zeroBytes(w^(ones*'\\')) | bytesBelow(w, 0x20); m != 0 {
+			return j + bits.TrailingZeros64(m)/8
 		}
 	}
-	return 0, false, false
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' || c < 0x20 {
+			return j
+		}
+	}
+	return j
 }
+
+// ones has every byte 1: ones*c has every byte c.
+const ones = 0x0101010101010101
+
+// zeroBytes has the high bit of the lowest zero byte of w set, and no
+// lower bit; it is 0 when w has none. (Bytes above that one may be
+// flagged wrongly.)
+func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & (ones * 0x80) }
+
+// bytesBelow is zeroBytes for the bytes below n (n <= 0x80).
+func bytesBelow(w uint64, n byte) uint64 { return (w - ones*uint64(n)) &^ w & (ones * 0x80) }
 
 func validArray(b []byte, i, depth int) (int, bool) {
 	if depth > MaxDepth {

@@ -95,3 +95,42 @@ func FuzzValid(f *testing.F) {
 		checkEachValidMember(t, b)
 	})
 }
+
+// plainEndByByte is what plainEnd computes, a byte at a time.
+func plainEndByByte(b []byte, j int) int {
+	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+		j++
+	}
+	return j
+}
+
+// TestPlainEnd puts every byte value at every place of a word, among
+// neighbours that differ from the special bytes by one bit or one unit
+// (where a borrow or a carry would show).
+func TestPlainEnd(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xff} {
+		for c := range 256 {
+			for pos := range 11 {
+				b := bytes.Repeat([]byte{fill}, 19)
+				b[pos] = byte(c)
+				for from := range 3 {
+					if got, want := plainEnd(b, from), plainEndByByte(b, from); got != want {
+						t.Fatalf("plainEnd(%q, %d) = %d, want %d", b, from, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzPlainEnd compares plainEnd with a byte loop.
+func FuzzPlainEnd(f *testing.F) {
+	f.Add([]byte("0123456789\"\\\x1f\x00\x01 !\x7f\x80\xff"), uint8(0))
+	f.Add([]byte(`abcdefgh\"ijklmnop`), uint8(3))
+	f.Fuzz(func(t *testing.T, b []byte, from uint8) {
+		j := min(int(from), len(b))
+		if got, want := plainEnd(b, j), plainEndByByte(b, j); got != want {
+			t.Fatalf("plainEnd(%q, %d) = %d, want %d", b, j, got, want)
+		}
+	})
+}
