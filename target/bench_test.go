@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
 // nopLoader accepts everything: the benchmarks measure the core alone.
@@ -76,9 +78,15 @@ func BenchmarkFillRow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	input := benchInput(1)
-	line := bytes.Split(input, []byte("\n"))[1]
-	rec := line[bytes.Index(line, []byte(`"record":`))+9 : bytes.LastIndex(line, []byte(`,"time_extracted"`))]
+	rd := singer.NewReader(bytes.NewReader(benchInput(1)), 0)
+	m, err := rd.Next()
+	if err == nil {
+		m, err = rd.Next() // the RECORD after the SCHEMA
+	}
+	if err != nil || m.Type != singer.TypeRecord {
+		b.Fatalf("%+v, %v", m, err)
+	}
+	rec := m.Record
 	types := make([]ColumnType, len(l.table.Columns))
 	for i, c := range l.table.Columns {
 		types[i] = c.Type
@@ -88,7 +96,7 @@ func BenchmarkFillRow(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		row := make([]any, len(types))
-		if err := f.fill(rec, row); err != nil {
+		if err := f.fill(rec, m.Members, row); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,11 +1,13 @@
 package target
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
@@ -46,11 +48,13 @@ type unfitError struct {
 func (e *unfitError) Error() string { return e.reason }
 
 // fill decodes the JSON object rec into f.row (one value per column of the
-// layout, converted to f.types). Values the columns cannot hold go to
+// layout, converted to f.types). members, when not nil, locates rec's
+// members as the singer.Reader found them while validating the line, so
+// rec is not scanned again. Values the columns cannot hold go to
 // _sdc_errors or, when a column can widen to hold them, into f.widen; the
 // caller widens and fills again. Properties the schema lacks are passed to
 // f.unknown and dropped. Metadata columns are left to the caller.
-func (f *filler) fill(rec []byte, row []any) error {
+func (f *filler) fill(rec []byte, members []jsonlex.Member, row []any) error {
 	f.row = row
 	f.errs.reset()
 	f.mismatches = f.mismatches[:0]
@@ -61,8 +65,15 @@ func (f *filler) fill(rec []byte, row []any) error {
 		f.rank = f.rank[:len(row)]
 		clear(f.rank)
 	}
-	if err := f.fillObject(f.l.fields, rec, ""); err != nil {
-		return err
+	if members == nil {
+		if err := f.fillObject(f.l.fields, rec, ""); err != nil {
+			return err
+		}
+	}
+	for _, m := range members {
+		if err := f.fillMember(f.l.fields, "", m.Key(rec), m.Value(rec), m.KeyEscaped, m.ValueEscaped); err != nil {
+			return err
+		}
 	}
 	if len(f.mismatches) > 0 {
 		return f.mismatches[0].err
@@ -73,57 +84,64 @@ func (f *filler) fill(rec []byte, row []any) error {
 	return nil
 }
 
+// fillObject fills the members of obj, which nobody located yet.
 func (f *filler) fillObject(fields map[string]*field, obj []byte, prefix string) error {
 	return jsonlex.EachMember(obj, func(rawKey, value []byte) error {
-		key, err := memberName(rawKey)
-		if err != nil {
-			return err
-		}
-		fd, ok := fields[key]
-		if !ok {
-			f.unknown(prefix + key)
-			return nil
-		}
-		f.replaced(fd)
-		switch fd.col {
-		case colFlattened:
-			switch value[0] {
-			case 'n':
-				return nil // every child column stays NULL
-			case '{':
-				return f.fillObject(fd.children, value, prefix+key+".")
-			default:
-				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %s where an object was declared", prefix+key, kindOf(value))})
-				return nil
-			}
-		case colAside:
-			f.setAside(fd.path, value, "no column: table at the column limit")
-			return nil
-		}
-		if f.l.twins && !f.takes(fd, value) {
-			return nil
-		}
-		v, err := convertValue(value, f.types[fd.col])
-		if err != nil {
-			unfit, ok := err.(*unfitError)
-			if !ok {
-				f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %w", prefix+key, err)})
-				return nil
-			}
-			if unfit.widenTo != 0 {
-				if f.widen == nil {
-					f.widen = map[int]ColumnType{}
-				}
-				f.widen[fd.col] = Widen(max(f.widen[fd.col], f.types[fd.col]), unfit.widenTo)
-				return nil
-			}
-			f.setAside(fd.path, value, unfit.reason)
-			f.row[fd.col] = nil
-			return nil
-		}
-		f.row[fd.col] = v
-		return nil
+		return f.fillMember(fields, prefix, rawKey, value, escaped(rawKey), value[0] == '"' && escaped(value))
 	})
+}
+
+// fillMember fills the column of one member of an object whose properties
+// are fields; the escaped flags tell whether the key, and the value when a
+// string, hold an escape (see jsonlex.Member).
+func (f *filler) fillMember(fields map[string]*field, prefix string, rawKey, value []byte, keyEscaped, valueEscaped bool) error {
+	fd, ok, err := lookupField(fields, rawKey, keyEscaped)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		f.unknown(prefix + keyName(rawKey))
+		return nil
+	}
+	f.replaced(fd)
+	switch fd.col {
+	case colFlattened:
+		switch value[0] {
+		case 'n':
+			return nil // every child column stays NULL
+		case '{':
+			return f.fillObject(fd.children, value, prefix+keyName(rawKey)+".")
+		default:
+			f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %s where an object was declared", prefix+keyName(rawKey), kindOf(value))})
+			return nil
+		}
+	case colAside:
+		f.setAside(fd.path, value, "no column: table at the column limit")
+		return nil
+	}
+	if f.l.twins && !f.takes(fd, value) {
+		return nil
+	}
+	v, err := convertValue(value, valueEscaped, f.types[fd.col])
+	if err != nil {
+		unfit, ok := err.(*unfitError)
+		if !ok {
+			f.mismatches = append(f.mismatches, mismatch{fd, fmt.Errorf("field %q: %w", prefix+keyName(rawKey), err)})
+			return nil
+		}
+		if unfit.widenTo != 0 {
+			if f.widen == nil {
+				f.widen = map[int]ColumnType{}
+			}
+			f.widen[fd.col] = Widen(max(f.widen[fd.col], f.types[fd.col]), unfit.widenTo)
+			return nil
+		}
+		f.setAside(fd.path, value, unfit.reason)
+		f.row[fd.col] = nil
+		return nil
+	}
+	f.row[fd.col] = v
+	return nil
 }
 
 // replaced forgets the mismatch of an earlier member named like fd.
@@ -163,24 +181,49 @@ func (f *filler) setAside(path string, value []byte, reason string) {
 	f.errs.add(path, value, reason)
 }
 
-// memberName decodes a raw object key.
-func memberName(raw []byte) (string, error) {
-	s, end, ok := jsonlex.ParseString(raw, 0)
-	if !ok || end != len(raw) {
-		return "", errMalformed
+// lookupField finds the field a raw object key names. A key without
+// escapes that is valid UTF-8 is its own name: it is looked up without
+// decoding or allocating.
+func lookupField(fields map[string]*field, rawKey []byte, escaped bool) (fd *field, ok bool, err error) {
+	if len(rawKey) < 2 {
+		return nil, false, errMalformed
 	}
-	return s, nil
+	if name := rawKey[1 : len(rawKey)-1]; !escaped && utf8.Valid(name) {
+		fd, ok = fields[string(name)]
+		return fd, ok, nil
+	}
+	key, end, valid := jsonlex.ParseString(rawKey, 0)
+	if !valid || end != len(rawKey) {
+		return nil, false, errMalformed
+	}
+	fd, ok = fields[key]
+	return fd, ok, nil
 }
 
-// Records are walked with jsonlex.EachMember over JSON the singer.Reader
-// has already validated, so a record is decoded once, straight into column
-// values, without building maps. The helpers still check bounds and never
-// panic on malformed input.
+// keyName decodes a raw object key that lookupField accepted, for messages.
+func keyName(rawKey []byte) string {
+	s, _, _ := jsonlex.ParseString(rawKey, 0)
+	return s
+}
+
+// escaped reports whether the raw JSON string s holds an escape.
+func escaped(s []byte) bool { return bytes.IndexByte(s, '\\') >= 0 }
+
+// Records are walked over JSON the singer.Reader has already validated
+// (where the Reader located the members, or with jsonlex.EachMember), so a
+// record is decoded once, straight into column values, without building
+// maps. The helpers still check bounds and never panic on malformed input.
 var errMalformed = errors.New("malformed JSON")
 
 // decodeString returns the Go string of the JSON string raw, loadable: NUL,
-// invalid UTF-8 and lone surrogate escapes become U+FFFD.
-func decodeString(raw []byte) (string, error) {
+// invalid UTF-8 and lone surrogate escapes become U+FFFD. A string without
+// escapes (escaped false) and valid UTF-8 is its text as it is.
+func decodeString(raw []byte, escaped bool) (string, error) {
+	if !escaped && len(raw) >= 2 {
+		if text := raw[1 : len(raw)-1]; utf8.Valid(text) {
+			return jsonlex.ReplaceNUL(string(text)), nil
+		}
+	}
 	s, ok := jsonlex.LoadableString(raw)
 	if !ok {
 		return "", errMalformed
@@ -188,17 +231,13 @@ func decodeString(raw []byte) (string, error) {
 	return s, nil
 }
 
-// cleanJSON is jsonlex.Clean, under the name the rest of the core calls.
-func cleanJSON(raw []byte, quoteNumbers bool) (out []byte, fits bool) {
-	return jsonlex.Clean(raw, quoteNumbers)
-}
-
 // convertValue turns one JSON value into the Go value loaders expect for
 // column type t (see ColumnType). null is nil for every type. A value of a
 // kind the column's type excludes (a string where an integer is declared)
 // is an error: the record does not match its schema. A value of the right
 // kind that the column cannot hold as it is gives an *unfitError.
-func convertValue(raw []byte, t ColumnType) (any, error) {
+// escaped tells whether raw, when a string, holds an escape.
+func convertValue(raw []byte, escaped bool, t ColumnType) (any, error) {
 	if len(raw) == 0 {
 		return nil, errMalformed
 	}
@@ -208,11 +247,11 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 	switch t {
 	case TypeText:
 		if raw[0] == '"' {
-			return decodeString(raw)
+			return decodeString(raw, escaped)
 		}
 		// A column widened to text takes numbers, booleans and JSON as
 		// their JSON text.
-		clean, _ := cleanJSON(raw, false)
+		clean, _ := jsonlex.Clean(raw, false)
 		return string(clean), nil
 	case TypeBigint:
 		if !isNumber(raw) {
@@ -239,7 +278,7 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 		if raw[0] != '"' {
 			return nil, fmt.Errorf("%s where a date-time string was expected", kindOf(raw))
 		}
-		s, err := decodeString(raw)
+		s, err := decodeString(raw, escaped)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +291,7 @@ func convertValue(raw []byte, t ColumnType) (any, error) {
 		}
 		return ts, nil
 	case TypeJSON:
-		clean, fits := cleanJSON(raw, false)
+		clean, fits := jsonlex.Clean(raw, false)
 		if !fits {
 			return nil, errNumberRange
 		}
@@ -338,7 +377,7 @@ func (e *errorsBuilder) object() json.RawMessage {
 func appendErrorMember(b []byte, path string, value []byte, reason string) []byte {
 	b = appendJSONString(b, path)
 	b = append(b, `:{"value":`...)
-	clean, _ := cleanJSON(value, true)
+	clean, _ := jsonlex.Clean(value, true)
 	b = append(b, clean...)
 	b = append(b, `,"error":`...)
 	b = appendJSONString(b, reason)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 )
 
 // RejectedTable keeps, in every target schema, the records the warehouse
@@ -54,7 +56,7 @@ func rejectedRow(stream string, key []any, record []byte, reason string, now tim
 			if i > 0 {
 				k = append(k, ',')
 			}
-			j, _ := cleanJSON(valueJSON(v), true)
+			j, _ := jsonlex.Clean(valueJSON(v), true)
 			k = append(k, j...)
 		}
 		k = append(k, ']')
@@ -244,7 +246,7 @@ func rowJSON(cols []string, row []any) []byte {
 		}
 		b = appendJSONString(b, cols[i])
 		b = append(b, ':')
-		j, _ := cleanJSON(valueJSON(v), true)
+		j, _ := jsonlex.Clean(valueJSON(v), true)
 		b = append(b, j...)
 	}
 	return append(b, '}')
@@ -285,7 +287,7 @@ func recastValue(v any, to ColumnType) any {
 			return json.Number(strconv.FormatInt(n, 10))
 		}
 	case TypeJSON:
-		j, _ := cleanJSON(valueJSON(v), true)
+		j, _ := jsonlex.Clean(valueJSON(v), true)
 		return json.RawMessage(j)
 	case TypeText:
 		switch v := v.(type) {

@@ -6,32 +6,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
-
-// clock is the time a retrier reads and waits on; tests inject one that
-// moves only when asked.
-type clock interface {
-	Now() time.Time
-	// Sleep waits for d or until ctx ends, and returns ctx.Err() in the
-	// latter case.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// wallClock is the real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // retrier calls a warehouse operation again while it fails transiently:
 // the loader's connection may drop or the server restart mid-run, and
@@ -42,7 +19,7 @@ type retrier struct {
 	first, max  time.Duration
 	giveUpAfter time.Duration
 	transient   func(error) bool // Loader.Retryable
-	clock       clock
+	clock       clock.Clock      // clock.System; tests give a clock.Fake
 	log         zerolog.Logger
 }
 

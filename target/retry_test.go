@@ -9,29 +9,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
-// stepClock is a clock whose Sleep returns at once and moves the time on;
-// it records every wait.
-type stepClock struct {
-	t     time.Time
-	waits []time.Duration
-	// onSleep runs before a wait returns; tests use it to end a context.
-	onSleep func()
-}
-
-func (c *stepClock) Now() time.Time { return c.t }
-
-func (c *stepClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.waits = append(c.waits, d)
-	c.t = c.t.Add(d)
-	if c.onSleep != nil {
-		c.onSleep()
-	}
-	return ctx.Err()
-}
-
-func testRetrier(c *stepClock) *retrier {
+func testRetrier(c *clock.Fake) *retrier {
 	return &retrier{
 		first: time.Second, max: 8 * time.Second, giveUpAfter: time.Minute,
 		transient: func(err error) bool { return errors.Is(err, errTransient) },
@@ -53,7 +35,7 @@ func failing(errs ...error) (fn func() error, calls *int) {
 }
 
 func TestRetrier_CappedBackoff(t *testing.T) {
-	c := &stepClock{}
+	c := clock.NewFake(time.Time{})
 	fn, calls := failing(errTransient, errTransient, errTransient, errTransient, errTransient, errTransient)
 	if err := testRetrier(c).do(t.Context(), "test", fn); err != nil {
 		t.Fatal(err)
@@ -62,25 +44,25 @@ func TestRetrier_CappedBackoff(t *testing.T) {
 		t.Fatalf("%d calls, want 7", *calls)
 	}
 	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
-	if !reflect.DeepEqual(c.waits, want) {
-		t.Fatalf("waits %v, want %v (doubling, capped at max)", c.waits, want)
+	if !reflect.DeepEqual(c.Waits(), want) {
+		t.Fatalf("waits %v, want %v (doubling, capped at max)", c.Waits(), want)
 	}
 }
 
 func TestRetrier_PermanentErrorIsNotRetried(t *testing.T) {
-	c := &stepClock{}
+	c := clock.NewFake(time.Time{})
 	permanent := errors.New("syntax error")
 	fn, calls := failing(errTransient, permanent)
 	if err := testRetrier(c).do(t.Context(), "test", fn); !errors.Is(err, permanent) {
 		t.Fatalf("error %v, want the permanent one", err)
 	}
-	if *calls != 2 || len(c.waits) != 1 {
-		t.Fatalf("%d calls, %d waits; want 2 and 1", *calls, len(c.waits))
+	if *calls != 2 || len(c.Waits()) != 1 {
+		t.Fatalf("%d calls, %d waits; want 2 and 1", *calls, len(c.Waits()))
 	}
 }
 
 func TestRetrier_GivesUp(t *testing.T) {
-	c := &stepClock{}
+	c := clock.NewFake(time.Time{})
 	errs := make([]error, 100)
 	for i := range errs {
 		errs[i] = errTransient
@@ -95,7 +77,7 @@ func TestRetrier_GivesUp(t *testing.T) {
 		t.Fatalf("%d calls, error %q", *calls, err)
 	}
 	var waited time.Duration
-	for _, w := range c.waits {
+	for _, w := range c.Waits() {
 		waited += w
 	}
 	if waited > time.Minute {
@@ -106,23 +88,13 @@ func TestRetrier_GivesUp(t *testing.T) {
 func TestRetrier_StopsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	c := &stepClock{onSleep: cancel}
+	c := clock.NewFake(time.Time{})
+	c.OnSleep = cancel
 	fn, calls := failing(errTransient, errTransient)
 	if err := testRetrier(c).do(ctx, "test", fn); !errors.Is(err, errTransient) {
 		t.Fatalf("error %v, want the last failure", err)
 	}
 	if *calls != 1 {
 		t.Fatalf("%d calls after the context ended during the wait, want 1", *calls)
-	}
-}
-
-func TestWallClock_SleepEndsWithTheContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := (wallClock{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Sleep on an ended context: %v", err)
-	}
-	if err := (wallClock{}).Sleep(t.Context(), time.Millisecond); err != nil {
-		t.Fatal(err)
 	}
 }

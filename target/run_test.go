@@ -545,20 +545,3 @@ func isSubsequence(sub, of []string) bool {
 	}
 	return i == len(sub)
 }
-
-func TestCompactJSON(t *testing.T) {
-	tests := map[string]string{
-		`{"a":1}`:                      `{"a":1}`,
-		"{ \"a\" :\n [1, 2] }":         `{"a":[1,2]}`,
-		`{"s":"keep  spaces \" here"}`: `{"s":"keep  spaces \" here"}`,
-		`{"s":"x\\", "t":1}`:           `{"s":"x\\","t":1}`,
-		`{"n":"\u0000"}`:               `{"n":"\ufffd"}`,
-		`{"n":"\\u0000"}`:              `{"n":"\\u0000"}`,
-		`["\\\u0000"]`:                 `["\\\ufffd"]`,
-	}
-	for in, want := range tests {
-		if got, _ := cleanJSON([]byte(in), false); string(got) != want {
-			t.Errorf("cleanJSON(%s) = %s, want %s", in, got, want)
-		}
-	}
-}

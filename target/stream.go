@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/xeipuuv/gojsonschema"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/target/batch"
 )
@@ -170,7 +171,7 @@ func (r *runner) record(m singer.Message) error {
 	size := len(m.Record) + recordOverhead
 	key, err := rowKey(l, row)
 	if err != nil {
-		clean, _ := cleanJSON(m.Record, true)
+		clean, _ := jsonlex.Clean(m.Record, true)
 		rejected := rejectedRow(s.name, nil, clean, err.Error(), r.opts.now(), r.opts.seqBase+seq)
 		return r.account(s, size, s.buf.AddReject(seq, rejected, size))
 	}
@@ -186,7 +187,7 @@ func (r *runner) record(m singer.Message) error {
 func (r *runner) fillRow(s *stream, m singer.Message) ([]any, error) {
 	for attempt := 0; ; attempt++ {
 		row := make([]any, len(s.layout.table.Columns))
-		if err := s.fill.fill(m.Record, row); err != nil {
+		if err := s.fill.fill(m.Record, m.Members, row); err != nil {
 			return nil, lineErr(m.Line, "record of stream %q: %w", m.Stream, err)
 		}
 		if len(s.fill.widen) == 0 {

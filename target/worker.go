@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
 // job is one call for the load worker: EnsureTable when table is set,
@@ -47,7 +49,7 @@ func newLoadWorker(loader Loader, log zerolog.Logger, opts options) *loadWorker 
 		loader: loader,
 		retry: retrier{
 			first: opts.backoffMin, max: opts.backoffMax, giveUpAfter: opts.retryFor,
-			transient: loader.Retryable, clock: wallClock{}, log: log,
+			transient: loader.Retryable, clock: clock.System{}, log: log,
 		},
 		now: opts.now,
 		log: log,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
 // workerTable is a table of id (key), v and the columns the worker reads.
@@ -22,11 +24,11 @@ var workerTable = Table{
 	Keys: []string{"id"},
 }
 
-// newTestWorker returns a worker over l whose retries wait on a stepClock.
-func newTestWorker(t *testing.T, l *memLoader) (*loadWorker, *stepClock) {
+// newTestWorker returns a worker over l whose retries wait on a fake clock.
+func newTestWorker(t *testing.T, l *memLoader) (*loadWorker, *clock.Fake) {
 	t.Helper()
 	w := newLoadWorker(l, zerolog.New(zerolog.NewTestWriter(t)), testOptions())
-	c := &stepClock{t: testNow}
+	c := clock.NewFake(testNow)
 	w.retry.clock = c
 	if _, err := l.EnsureTable(t.Context(), workerTable); err != nil {
 		t.Fatal(err)
@@ -131,7 +133,7 @@ func TestLoadWorker_SplitsABatchRefusedOnItsData(t *testing.T) {
 
 func TestLoadWorker_RetriesTransientFailures(t *testing.T) {
 	l := newMemLoader()
-	w, clock := newTestWorker(t, l)
+	w, clk := newTestWorker(t, l)
 	l.failOn = func(n int, _ *Batch) error {
 		if n <= 3 {
 			return fmt.Errorf("load %d: %w", n, errTransient)
@@ -145,8 +147,8 @@ func TestLoadWorker_RetriesTransientFailures(t *testing.T) {
 		t.Fatalf("rows %v", l.rows("t"))
 	}
 	o := testOptions()
-	if want := fmt.Sprint([]time.Duration{o.backoffMin, 2 * o.backoffMin, min(4*o.backoffMin, o.backoffMax)}); fmt.Sprint(clock.waits) != want {
-		t.Fatalf("waits %v, want %s", clock.waits, want)
+	if want := fmt.Sprint([]time.Duration{o.backoffMin, 2 * o.backoffMin, min(4*o.backoffMin, o.backoffMax)}); fmt.Sprint(clk.Waits()) != want {
+		t.Fatalf("waits %v, want %s", clk.Waits(), want)
 	}
 }
 

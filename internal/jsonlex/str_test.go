@@ -48,6 +48,9 @@ func TestClean(t *testing.T) {
 		{`{ "a" : [1, 2] }`, `{"a":[1,2]}`},
 		{`["\ud83d\ude00","\ud83d","\ude00","\u00e9"]`, `["\ud83d\ude00","\ufffd","\ufffd","\u00e9"]`},
 		{"[\"a\xffb\"]", `["a` + "\uFFFD" + `b"]`},
+		{"{ \"a\" :\n [1, 2] }", `{"a":[1,2]}`},
+		{`{"s":"keep  spaces \" here"}`, `{"s":"keep  spaces \" here"}`},
+		{`{"s":"x\\", "t":1}`, `{"s":"x\\","t":1}`}, // a string ending in an escaped backslash
 	}
 	for _, tc := range tests {
 		if got, _ := Clean([]byte(tc.in), false); string(got) != tc.want {

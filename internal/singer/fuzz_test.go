@@ -52,6 +52,7 @@ func FuzzReader(f *testing.F) {
 			if m.Line < 1 || m.Line > lineCount || m.Type == "" || m.Type != strings.ToUpper(m.Type) {
 				t.Fatalf("message %+v out of 1..%d lines", m, lineCount)
 			}
+			checkMembers(t, m)
 			msgs = append(msgs, m)
 		}
 		// Round trip: writing what was read and reading it back gives the

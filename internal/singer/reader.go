@@ -30,8 +30,13 @@ type Message struct {
 	BookmarkProperties []string
 
 	// RECORD (Version also for ACTIVATE_VERSION)
-	Record        json.RawMessage // a JSON object, as sent
-	TimeExtracted time.Time       // UTC; zero when absent
+	Record json.RawMessage // a JSON object, as sent
+	// Members locates the record's members in Record, as the Reader found
+	// them while validating the line, so a caller takes the record apart
+	// without scanning it again. Its capacity is its length: appending
+	// copies.
+	Members       []jsonlex.Member
+	TimeExtracted time.Time // UTC; zero when absent
 	Version       *int64
 
 	// STATE
@@ -58,6 +63,11 @@ type Reader struct {
 	maxLine int
 	line    int
 	buf     []byte
+	// found holds what the validation of a line found inside its object
+	// members; slab is where messages' Members are cut from, so a record
+	// does not cost an allocation for them.
+	found, slab []jsonlex.Member
+	stream      string // the last stream name: most lines repeat it
 }
 
 // NewReader returns a Reader over r. maxLine limits the length of a line in
@@ -79,7 +89,7 @@ func (r *Reader) Next() (Message, error) {
 		if len(line) == 0 {
 			continue
 		}
-		m, err := parse(line)
+		m, err := r.parse(line)
 		if err != nil {
 			return Message{}, &LineError{Line: r.line, Err: err}
 		}
@@ -136,17 +146,20 @@ func (r *Reader) readLine() ([]byte, error) {
 type envelope struct {
 	typ, stream, schema, keyProperties, bookmarkProperties []byte
 	record, timeExtracted, version, value                  []byte
+	members                                                []jsonlex.Member // of record
 }
 
-// parse decodes one line. The line is validated and its envelope's members
-// located in one pass (jsonlex.EachValidMember), without decoding the
-// record, which is copied as is for the caller to decode once.
-func parse(line []byte) (Message, error) {
+// parse decodes one line. The line is validated, its envelope's members
+// and the record's members located in one pass (jsonlex.EachValidMember),
+// without decoding the record, which is copied as is, with where its
+// members lie, for the caller to decode once.
+func (r *Reader) parse(line []byte) (Message, error) {
 	if line[0] != '{' {
 		return Message{}, errors.New("not a JSON object")
 	}
 	var e envelope
-	err := jsonlex.EachValidMember(line, func(key, value []byte) error {
+	var err error
+	r.found, err = jsonlex.EachValidMember(line, r.found[:0], func(key, value []byte, inner []jsonlex.Member) error {
 		switch strings.ToLower(string(key[1 : len(key)-1])) {
 		case "type":
 			e.typ = value
@@ -159,7 +172,7 @@ func parse(line []byte) (Message, error) {
 		case "bookmark_properties":
 			e.bookmarkProperties = value
 		case "record":
-			e.record = value
+			e.record, e.members = value, inner
 		case "time_extracted":
 			e.timeExtracted = value
 		case "version":
@@ -176,19 +189,47 @@ func parse(line []byte) (Message, error) {
 		}
 		return Message{}, fmt.Errorf("decoding message: %w", err)
 	}
-	return e.message()
-}
-
-func (e *envelope) message() (Message, error) {
-	typ, err := stringField("type", e.typ)
+	m, err := e.message(r.stream)
 	if err != nil {
 		return Message{}, err
 	}
-	if typ == "" {
-		return Message{}, errors.New("message has no type")
+	r.stream = m.Stream
+	if m.Type == TypeRecord {
+		m.Members = r.cut(e.members)
 	}
-	m := Message{Type: strings.ToUpper(typ)}
-	if m.Stream, err = stringField("stream", e.stream); err != nil {
+	return m, nil
+}
+
+// cut returns a copy of members from the reader's slab.
+func (r *Reader) cut(members []jsonlex.Member) []jsonlex.Member {
+	n := len(members)
+	if n > cap(r.slab) {
+		r.slab = make([]jsonlex.Member, max(n, 512))
+	}
+	out := r.slab[:n:n]
+	copy(out, members)
+	r.slab = r.slab[n:]
+	return out
+}
+
+// message checks the envelope and decodes its fields but the record. A
+// stream named as lastStream takes that string.
+func (e *envelope) message(lastStream string) (Message, error) {
+	m := Message{Type: knownType(e.typ)}
+	if m.Type == "" {
+		typ, err := stringField("type", e.typ)
+		if err != nil {
+			return Message{}, err
+		}
+		if typ == "" {
+			return Message{}, errors.New("message has no type")
+		}
+		m.Type = strings.ToUpper(typ)
+	}
+	var err error
+	if isPlainString(e.stream, lastStream) {
+		m.Stream = lastStream
+	} else if m.Stream, err = stringField("stream", e.stream); err != nil {
 		return Message{}, err
 	}
 	switch m.Type {
@@ -244,6 +285,41 @@ func (e *envelope) message() (Message, error) {
 		}
 	}
 	return m, nil
+}
+
+// knownTypes are the types knownType spots without decoding.
+var knownTypes = [...]string{TypeRecord, TypeState, TypeSchema, TypeActivateVersion}
+
+// knownType returns the type raw names when raw is a JSON string spelling
+// a type of knownTypes in ASCII letters of any case, else "".
+func knownType(raw []byte) string {
+	if len(raw) < 2 || raw[0] != '"' {
+		return ""
+	}
+	name := raw[1 : len(raw)-1]
+	for _, t := range knownTypes {
+		if len(name) == len(t) && equalUpper(name, t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// equalUpper reports whether b, with its ASCII lower-case letters made
+// upper case, is upper (of the same length).
+func equalUpper(b []byte, upper string) bool {
+	for i, c := range b {
+		if c != upper[i] && (c < 'a' || c > 'z' || c-('a'-'A') != upper[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlainString reports whether raw is the JSON string s written without
+// escapes, so decoding raw would give s.
+func isPlainString(raw []byte, s string) bool {
+	return len(raw) == len(s)+2 && raw[0] == '"' && string(raw[1:len(raw)-1]) == s && bytes.IndexByte(raw, '\\') < 0
 }
 
 // stringField decodes a JSON string member; absent or null gives "".

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/jsonlex"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -112,6 +113,89 @@ func TestReader_Messages(t *testing.T) {
 	}
 	if string(msgs[2].Value) != `{"a":1}` {
 		t.Errorf("state value %s", msgs[2].Value)
+	}
+}
+
+// TestReader_Members checks that a RECORD carries where its members lie,
+// as EachMember finds them, with their escapes flagged, whatever the
+// spacing and whatever follows the record on the line.
+func TestReader_Members(t *testing.T) {
+	input := `{"type":"RECORD","stream":"s","record": { "a" : 1 ,"b\"":"x\ny", "c":{"d":[1,{"e":2}]},"f":"plain"} ,"value":{"z":1}}` + "\n" +
+		`{"record":{},"type":"record","stream":"s"}` + "\n" +
+		`{"type":"RECORD","stream":"s","record":{"only":null}}` + "\n"
+	msgs, err := readAll(t, input, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{`"a"`, `1`, `"b\""`, `"x\ny"`, `"c"`, `{"d":[1,{"e":2}]}`, `"f"`, `"plain"`}, {}, {`"only"`, `null`}}
+	for i, m := range msgs {
+		checkMembers(t, m)
+		var got []string
+		for _, mb := range m.Members {
+			got = append(got, string(mb.Key(m.Record)), string(mb.Value(m.Record)))
+		}
+		if len(got) != len(want[i]) || (len(got) > 0 && !reflect.DeepEqual(got, want[i])) {
+			t.Errorf("record %d: members %q, want %q", i, got, want[i])
+		}
+	}
+	if mb := msgs[0].Members[1]; !mb.KeyEscaped || !mb.ValueEscaped || msgs[0].Members[3].ValueEscaped || msgs[0].Members[0].KeyEscaped {
+		t.Errorf("escapes flagged wrongly: %+v", msgs[0].Members)
+	}
+}
+
+// checkMembers fails unless a RECORD's Members are where EachMember finds
+// the record's members, with escapes flagged where there are backslashes.
+func checkMembers(t *testing.T, m singer.Message) {
+	t.Helper()
+	if m.Type != singer.TypeRecord {
+		if m.Members != nil {
+			t.Fatalf("%s message with Members", m.Type)
+		}
+		return
+	}
+	var want [][]byte
+	if err := jsonlex.EachMember(m.Record, func(k, v []byte) error {
+		want = append(want, k, v)
+		return nil
+	}); err != nil {
+		t.Fatalf("record %s: %v", m.Record, err)
+	}
+	if len(m.Members)*2 != len(want) {
+		t.Fatalf("record %s: %d members located, EachMember finds %d", m.Record, len(m.Members), len(want)/2)
+	}
+	for i, mb := range m.Members {
+		k, v := mb.Key(m.Record), mb.Value(m.Record)
+		if !bytes.Equal(k, want[2*i]) || !bytes.Equal(v, want[2*i+1]) {
+			t.Fatalf("record %s: member %d is %s:%s, EachMember finds %s:%s", m.Record, i, k, v, want[2*i], want[2*i+1])
+		}
+		if mb.KeyEscaped != bytes.Contains(k, []byte(`\`)) || mb.ValueEscaped != (v[0] == '"' && bytes.Contains(v, []byte(`\`))) {
+			t.Fatalf("record %s: member %s:%s flags escapes %v, %v", m.Record, k, v, mb.KeyEscaped, mb.ValueEscaped)
+		}
+	}
+}
+
+// TestReader_StreamAndTypeNames: the names the reader reuses without
+// decoding (the previous stream, the known types) are the names decoding
+// gives.
+func TestReader_StreamAndTypeNames(t *testing.T) {
+	input := `{"type":"STATE","stream":"a\\b","value":1}` + "\n" +
+		`{"type":"STATE","stream":"a\b","value":1}` + "\n" +
+		`{"type":"STATE","stream":"a\\b","value":1}` + "\n" +
+		`{"type":"sTaTe","stream":"x","value":1}` + "\n" +
+		`{"type":"st\u0061te","stream":"x","value":1}` + "\n" +
+		`{"type":"ſtate","stream":"x","value":1}` + "\n" +
+		`{"type":"STATE\u007f","stream":"x","value":1}` + "\n"
+	msgs, err := readAll(t, input, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Type+"/"+m.Stream)
+	}
+	want := []string{`STATE/a\b`, "STATE/a\b", `STATE/a\b`, "STATE/x", "STATE/x", "STATE/x", "STATE\u007f/x"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
 // Base URLs of the App API. Customer.io's reference (docs.customer.io/api/app,
@@ -52,8 +54,8 @@ type Options struct {
 	Key string
 	// HTTPClient does the requests [one with a 60 s timeout].
 	HTTPClient *http.Client
-	// Clock paces requests and waits between retries [SystemClock].
-	Clock Clock
+	// Clock paces requests and waits between retries [clock.System].
+	Clock clock.Clock
 	// RatePerSecond and Burst shape the token bucket [10, 1]: the App
 	// API's documented limit is 10 requests a second.
 	RatePerSecond float64
@@ -96,7 +98,7 @@ func New(o Options) (*Client, error) {
 		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = clock.System{}
 	}
 	if o.RatePerSecond <= 0 {
 		o.RatePerSecond = 10

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
 )
 
@@ -203,7 +204,7 @@ type cancelOnSleep struct{ cancel context.CancelFunc }
 func (cancelOnSleep) Now() time.Time { return time.Now() }
 func (c cancelOnSleep) Sleep(ctx context.Context, d time.Duration) error {
 	c.cancel()
-	return SystemClock{}.Sleep(ctx, d)
+	return clock.System{}.Sleep(ctx, d)
 }
 
 func TestClient_RegionHosts(t *testing.T) {

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
 // Options configure a [Server].
@@ -107,7 +109,7 @@ func New(t testing.TB, o Options) *Server {
 		o.Key = "test-app-api-key"
 	}
 	if o.Clock == nil {
-		o.Clock = wallClock{}
+		o.Clock = clock.System{}
 	}
 	if o.RateLimit == 0 {
 		o.RateLimit = 10
@@ -127,10 +129,6 @@ func New(t testing.TB, o Options) *Server {
 	s.URL = s.srv.URL + "/v1"
 	return s
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // Key returns the App API key the server accepts.
 func (s *Server) Key() string { return s.o.Key }

@@ -4,42 +4,18 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
-// Clock is the time source of the client's rate limit and retry waits.
-// Tests inject a virtual clock (appapitest.Clock) so that they can assert
-// request spacing without sleeping.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d, or returns ctx.Err() as soon as ctx ends.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// Sleep waits d or until ctx ends.
-func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// Clock is clock.Clock, the type of [Options.Clock], under the name the
+// tap's options use.
+type Clock = clock.Clock
 
 // limiter is a token bucket: it holds at most burst tokens, gains one every
 // interval, and a request takes one. It is safe for concurrent use.
 type limiter struct {
-	clock    Clock
+	clock    clock.Clock
 	interval time.Duration
 	burst    float64
 
@@ -48,7 +24,7 @@ type limiter struct {
 	last   time.Time
 }
 
-func newLimiter(c Clock, perSecond float64, burst int) *limiter {
+func newLimiter(c clock.Clock, perSecond float64, burst int) *limiter {
 	if burst < 1 {
 		burst = 1
 	}
