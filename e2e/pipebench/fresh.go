@@ -211,6 +211,7 @@ func (sr *stateReader) wait() ([]stateLine, error) {
 type span struct {
 	fresh time.Duration
 	n     uint64
+	at    time.Time // when they became durable, at the earliest
 }
 
 // freshness returns, for offsets 1..last, the upper and lower bounds of
@@ -236,8 +237,8 @@ func freshness(samples []spoolSample, states []stateLine, last uint64) (upper, l
 		}
 		end := min(samples[j].durable, states[k].offset, last)
 		at := states[k].at
-		upper = append(upper, span{at.Sub(samples[j-1].sent), end - n + 1})
-		lower = append(lower, span{at.Sub(samples[j].answered), end - n + 1})
+		upper = append(upper, span{at.Sub(samples[j-1].sent), end - n + 1, samples[j-1].sent})
+		lower = append(lower, span{at.Sub(samples[j].answered), end - n + 1, samples[j-1].sent})
 		n = end + 1
 	}
 	return upper, lower, nil
@@ -264,4 +265,34 @@ func percentiles(spans []span, qs ...float64) []time.Duration {
 		}
 	}
 	return out
+}
+
+// byWindow returns the q quantile of freshness of the offsets that became
+// durable in each window of width w from start on.
+func byWindow(spans []span, start time.Time, w time.Duration, q float64) []time.Duration {
+	var windows [][]span
+	for _, sp := range spans {
+		i := max(0, int(sp.at.Sub(start)/w))
+		for len(windows) <= i {
+			windows = append(windows, nil)
+		}
+		windows[i] = append(windows[i], sp)
+	}
+	out := make([]time.Duration, len(windows))
+	for i, win := range windows {
+		if len(win) > 0 {
+			out[i] = percentiles(win, q)[0]
+		}
+	}
+	return out
+}
+
+// coveredAt returns when the target's state first covered offset n.
+func coveredAt(states []stateLine, n uint64) (time.Time, bool) {
+	for _, l := range states {
+		if l.offset >= n {
+			return l.at, true
+		}
+	}
+	return time.Time{}, false
 }

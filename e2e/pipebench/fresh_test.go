@@ -51,8 +51,8 @@ func TestFreshness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantUpper := []span{{600 * time.Millisecond, 10}, {900 * time.Millisecond, 20}}
-	wantLower := []span{{495 * time.Millisecond, 10}, {795 * time.Millisecond, 20}}
+	wantUpper := []span{{600 * time.Millisecond, 10, at(0)}, {900 * time.Millisecond, 20, at(100)}}
+	wantLower := []span{{495 * time.Millisecond, 10, at(0)}, {795 * time.Millisecond, 20, at(100)}}
 	if !equalSpans(upper, wantUpper) || !equalSpans(lower, wantLower) {
 		t.Fatalf("upper %v lower %v; want %v and %v", upper, lower, wantUpper, wantLower)
 	}
@@ -61,6 +61,15 @@ func TestFreshness(t *testing.T) {
 	q := percentiles(upper, 0.3, 0.5, 0.99, 1)
 	if q[0] != 600*time.Millisecond || q[1] != 900*time.Millisecond || q[2] != 900*time.Millisecond || q[3] != 900*time.Millisecond {
 		t.Fatalf("percentiles %v", q)
+	}
+
+	// Windows of 100 ms: offsets 1-10 became durable in the first, 11-30 in
+	// the second.
+	if w := byWindow(upper, at(0), 100*time.Millisecond, 0.99); len(w) != 2 || w[0] != 600*time.Millisecond || w[1] != 900*time.Millisecond {
+		t.Fatalf("byWindow %v", w)
+	}
+	if c, ok := coveredAt(states, 11); !ok || !c.Equal(at(1000)) {
+		t.Fatalf("coveredAt(11) = %v, %t", c, ok)
 	}
 
 	// Offsets the target's state never covered are an error, not a gap.

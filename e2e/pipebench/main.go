@@ -234,7 +234,6 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 	if err != nil {
 		return fmt.Errorf("the target's state did not reach the spool's end offset %d (at %d): %w", end.durable, states.covered(), err)
 	}
-	r.drain = time.Since(loadEnd)
 	samples, err := smp.finish()
 	smp = nil
 	if err != nil {
@@ -265,6 +264,10 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 		return err
 	}
 	r.fresh = percentiles(upper, 0.5, 0.99, 1)
+	r.windows = byWindow(upper, before.at, 10*time.Second, 0.99)
+	if at, ok := coveredAt(lines, r.durable); ok {
+		r.drain = max(0, at.Sub(loadEnd))
+	}
 	r.freshLower = percentiles(lower, 0.5, 0.99, 1)
 
 	rows := psql(srv, fmt.Sprintf(`select count(*), count(distinct event_id),
@@ -288,7 +291,7 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 func scrapeLatency(samples []spoolSample) (p50, maxd time.Duration) {
 	spans := make([]span, len(samples))
 	for i, s := range samples {
-		spans[i] = span{s.answered.Sub(s.sent), 1}
+		spans[i] = span{fresh: s.answered.Sub(s.sent), n: 1}
 	}
 	q := percentiles(spans, 0.5, 1)
 	return q[0], q[1]

@@ -24,6 +24,7 @@ type runResult struct {
 	cpu       cpuSplit
 
 	fresh, freshLower    []time.Duration // p50, p99, max
+	windows              []time.Duration // p99 of each 10 s of the run
 	scrapeP50, scrapeMax time.Duration
 	rowFresh             string // from _sdc_batched_at - _sdc_extracted_at
 	batches              string // the target's loads, from its log
@@ -83,29 +84,52 @@ func (r runResult) print(i int, o options) {
 		r.accepted, l.acked(), r.accepted-min(r.accepted, l.acked()), r.durable, r.stated, r.rows, r.distinct, verdict)
 	fmt.Printf("  freshness ms (spool reached offset N -> target's state covers N), over all %d offsets: p50 %s p99 %s max %s (upper bound; lower bound p50 %s p99 %s max %s)\n",
 		r.durable, ms(r.fresh[0]), ms(r.fresh[1]), ms(r.fresh[2]), ms(r.freshLower[0]), ms(r.freshLower[1]), ms(r.freshLower[2]))
+	win := make([]string, len(r.windows))
+	for i, w := range r.windows {
+		win[i] = ms(w)
+	}
+	fmt.Printf("    p99 of each 10 s of the run, by when the offsets became durable: %s\n", strings.Join(win, " "))
 	fmt.Printf("    resolution: spool sampled every %s, /metrics answered in p50 %.1f ms, max %.1f ms; state follows commits within state_interval %s\n",
 		o.sample, float64(r.scrapeP50)/1e6, float64(r.scrapeMax)/1e6, o.stateInterval)
 	fmt.Printf("    per row, _sdc_batched_at - _sdc_extracted_at, ms: %s\n", r.rowFresh)
 	fmt.Printf("  target-postgres: %s\n", r.batches)
-	fmt.Printf("  drain: state covered the spool's end %.1f s after the load stopped\n", r.drain.Seconds())
+	fmt.Printf("  drain: the target's state covered the spool's end %.2f s after the load stopped\n", r.drain.Seconds())
 	fmt.Printf("  peak RSS: tap %d MB, target-postgres %d MB\n", r.tapRSS/1024, r.targetRSS/1024)
 	fmt.Printf("  cores used during the load (of %d): %s\n", runtime.NumCPU(), r.cpu)
+	if l.RPS > 0 {
+		us := r.perEvent()
+		fmt.Printf("  CPU per acknowledged event, µs: client %.0f, tap %.0f, target-postgres %.0f, postgres %.0f; "+
+			"at this cost %d cores carry at most %.0f events/s with this client, %.0f without it\n",
+			us[0], us[1], us[2], us[3], runtime.NumCPU(), float64(runtime.NumCPU())*1e6/(us[0]+us[1]+us[2]+us[3]),
+			float64(runtime.NumCPU())*1e6/(us[1]+us[2]+us[3]))
+	}
+}
+
+// perEvent is the CPU microseconds per acknowledged event of the client,
+// the tap, the target and PostgreSQL during the load.
+func (r runResult) perEvent() [4]float64 {
+	if r.load.RPS == 0 {
+		return [4]float64{}
+	}
+	us := func(cores float64) float64 { return cores * 1e6 / r.load.RPS }
+	return [4]float64{us(r.cpu.client), us(r.cpu.tap), us(r.cpu.target), us(r.cpu.pg)}
 }
 
 // printTable prints the runs as a Markdown table, with medians when there
 // are several.
 func printTable(rs []runResult, o options) {
-	fmt.Printf("\n| run | load avg | no-op req/s | acked events/s | x no-op | ack p50 ms | ack p99 ms | non-2xx + errors | fresh p50 ms | fresh p99 ms | fresh max ms | lost / duplicated | RSS tap / target MB | cores: client / tap / target / postgres / other jobs |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| run | load avg | no-op req/s | acked events/s | x no-op | ack p50 ms | ack p99 ms | non-2xx + errors | fresh p50 ms | fresh p99 ms | fresh max ms | lost / duplicated | RSS tap / target MB | cores: client / tap / target / postgres / other jobs | CPU µs per event: client / tap / target / postgres |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range rs {
 		lost := "0 / 0"
 		if len(r.problems) > 0 {
 			lost = fmt.Sprintf("**%d** / %d", r.accepted-min(r.accepted, r.stated), r.rows-min(r.rows, r.distinct))
 		}
-		fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %d / %d | %.2f / %.2f / %.2f / %.2f / %.2f |\n",
+		us := r.perEvent()
+		fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %d / %d | %.2f / %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f / %.0f |\n",
 			i+1, r.loadavg, r.noop.RPS, r.load.RPS, r.ratio(), r.load.P50, r.load.P99, r.load.Non2xx+r.load.Errors,
 			ms(r.fresh[0]), ms(r.fresh[1]), ms(r.fresh[2]), lost, r.tapRSS/1024, r.targetRSS/1024,
-			r.cpu.client, r.cpu.tap, r.cpu.target, r.cpu.pg, r.cpu.rest)
+			r.cpu.client, r.cpu.tap, r.cpu.target, r.cpu.pg, r.cpu.rest, us[0], us[1], us[2], us[3])
 	}
 	if len(rs) < 2 {
 		return
@@ -124,11 +148,13 @@ func printTable(rs []runResult, o options) {
 	msOf := func(i int) func(runResult) float64 {
 		return func(r runResult) float64 { return float64(r.fresh[i]) / 1e6 }
 	}
-	fmt.Printf("| median | | %.0f | %.0f | %.2f | %.2f | %.2f | | %.0f | %.0f | %.0f | | | %.2f / %.2f / %.2f / %.2f / %.2f |\n",
+	usOf := func(i int) func(runResult) float64 { return func(r runResult) float64 { return r.perEvent()[i] } }
+	fmt.Printf("| median | | %.0f | %.0f | %.2f | %.2f | %.2f | | %.0f | %.0f | %.0f | | | %.2f / %.2f / %.2f / %.2f / %.2f | %.0f / %.0f / %.0f / %.0f |\n",
 		med(func(r runResult) float64 { return r.noop.RPS }), med(func(r runResult) float64 { return r.load.RPS }),
 		med(runResult.ratio), med(func(r runResult) float64 { return r.load.P50 }), med(func(r runResult) float64 { return r.load.P99 }),
 		med(msOf(0)), med(msOf(1)), med(msOf(2)),
 		med(func(r runResult) float64 { return r.cpu.client }), med(func(r runResult) float64 { return r.cpu.tap }),
 		med(func(r runResult) float64 { return r.cpu.target }), med(func(r runResult) float64 { return r.cpu.pg }),
-		med(func(r runResult) float64 { return r.cpu.rest }))
+		med(func(r runResult) float64 { return r.cpu.rest }),
+		med(usOf(0)), med(usOf(1)), med(usOf(2)), med(usOf(3)))
 }

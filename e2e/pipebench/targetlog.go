@@ -34,7 +34,7 @@ func readBatchLog(r io.Reader, pass io.Writer) *batchLog {
 				continue
 			}
 			if l.Message == "batch loaded" {
-				bl.took = append(bl.took, span{time.Duration(l.Took * float64(time.Millisecond)), l.Rows})
+				bl.took = append(bl.took, span{fresh: time.Duration(l.Took * float64(time.Millisecond)), n: l.Rows})
 			}
 		}
 		_, _ = io.Copy(io.Discard, r)
@@ -52,7 +52,7 @@ func (bl *batchLog) summary() string {
 	each := make([]span, len(bl.took))
 	for i, b := range bl.took {
 		rows += b.n
-		each[i] = span{b.fresh, 1}
+		each[i] = span{fresh: b.fresh, n: 1}
 	}
 	q := percentiles(each, 0.5, 0.99, 1)
 	return fmt.Sprintf("%d batches of %d rows on average; each took to load and commit ms p50 %s p99 %s max %s",
