@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -15,12 +22,47 @@ tap_customerio_webhook_webhooks_accepted_total{token_id="b"} 234567
 tap_customerio_webhook_webhooks_spool_refused_total{token_id="a"} 9
 tap_customerio_webhook_emitted_offset 17
 `
-	durable, accepted, err := parseMetrics(strings.NewReader(in))
-	if err != nil || durable != 1234567 || accepted != 1234567 {
-		t.Fatalf("got %d, %d, %v; want 1234567, 1234567", durable, accepted, err)
+	m, err := parseMetrics(strings.NewReader(in))
+	if err != nil || m.durable != 1234567 || m.accepted != 1234567 {
+		t.Fatalf("got %+v, %v; want 1234567, 1234567", m, err)
 	}
-	if _, _, err := parseMetrics(strings.NewReader("tap_customerio_webhook_emitted_offset 3\n")); err == nil {
+	if _, err := parseMetrics(strings.NewReader("tap_customerio_webhook_emitted_offset 3\n")); err == nil {
 		t.Fatal("metrics without spool_durable_offset: want an error")
+	}
+}
+
+// TestDurableFileSource reads the DURABLE file of a real spool as the tap
+// writes it: a change of its format fails here, not silently in a bench.
+func TestDurableFileSource(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Options{Dir: dir, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	read, closeFile, err := durableFileSource(filepath.Join(dir, "DURABLE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFile()
+	for want := uint64(1); want <= 3; want++ {
+		if _, err := sp.Append(context.Background(), []byte(`{"event_id":"x"}`), "tok"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := read(); err != nil || got != want {
+			t.Fatalf("after %d appends: read %d, %v", want, got, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad"), make([]byte, durableSize), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad, closeBad, err := durableFileSource(filepath.Join(dir, "bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBad()
+	if _, err := bad(); err == nil {
+		t.Fatal("a file of zeros: want a checksum error")
 	}
 }
 
@@ -100,17 +142,18 @@ func equalSpans(a, b []span) bool {
 
 func TestCheck(t *testing.T) {
 	o := options{conns: 4}
-	good := runResult{load: loadResult{Requests: 100}, accepted: 102, durable: 102, stated: 102, rows: 102, distinct: 102}
+	good := runResult{load: loadResult{Requests: 100}, accepted: 102, durable: 102, metricsDurable: 102, stated: 102, rows: 102, distinct: 102}
 	good.check(o)
 	if len(good.problems) != 0 {
 		t.Fatalf("good run: %v", good.problems)
 	}
 	for name, r := range map[string]runResult{
-		"state behind":        {load: loadResult{Requests: 100}, accepted: 100, durable: 100, stated: 99, rows: 100, distinct: 100},
-		"acked not accepted":  {load: loadResult{Requests: 100}, accepted: 99, durable: 99, stated: 99, rows: 99, distinct: 99},
-		"row missing":         {load: loadResult{Requests: 100}, accepted: 100, durable: 100, stated: 100, rows: 99, distinct: 99},
-		"duplicate event_id":  {load: loadResult{Requests: 100}, accepted: 100, durable: 100, stated: 100, rows: 100, distinct: 99},
-		"accepted unexpected": {load: loadResult{Requests: 100}, accepted: 105, durable: 105, stated: 105, rows: 105, distinct: 105},
+		"state behind":        {load: loadResult{Requests: 100}, accepted: 100, durable: 100, metricsDurable: 100, stated: 99, rows: 100, distinct: 100},
+		"acked not accepted":  {load: loadResult{Requests: 100}, accepted: 99, durable: 99, metricsDurable: 99, stated: 99, rows: 99, distinct: 99},
+		"row missing":         {load: loadResult{Requests: 100}, accepted: 100, durable: 100, metricsDurable: 100, stated: 100, rows: 99, distinct: 99},
+		"duplicate event_id":  {load: loadResult{Requests: 100}, accepted: 100, durable: 100, metricsDurable: 100, stated: 100, rows: 100, distinct: 99},
+		"metrics disagree":    {load: loadResult{Requests: 100}, accepted: 100, durable: 100, metricsDurable: 101, stated: 100, rows: 100, distinct: 100},
+		"accepted unexpected": {load: loadResult{Requests: 100}, accepted: 105, durable: 105, metricsDurable: 105, stated: 105, rows: 105, distinct: 105},
 	} {
 		r.check(o)
 		if len(r.problems) == 0 {

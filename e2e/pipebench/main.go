@@ -43,7 +43,7 @@ const (
 )
 
 type options struct {
-	bin, client                   string
+	bin, client, source           string
 	duration, noopDuration        time.Duration
 	sample, stateInterval, maxAge time.Duration
 	conns, threads, bodyBytes     int
@@ -64,6 +64,7 @@ func main() {
 	flag.IntVar(&o.bodyBytes, "body-bytes", 1024, "body size")
 	flag.IntVar(&o.templates, "templates", 100, "wrk: distinct bodies, each sent with a new event_id")
 	flag.DurationVar(&o.sample, "sample", 20*time.Millisecond, "how often the tap's spool end offset is sampled (freshness resolution)")
+	flag.StringVar(&o.source, "sample-source", "durable", "where the spool end offset is read: durable (spool_dir/DURABLE, free) or metrics (GET /metrics, which costs the tap CPU)")
 	flag.DurationVar(&o.stateInterval, "state-interval", 100*time.Millisecond, "the tap's state_interval: how finely the target's state can follow its commits")
 	flag.DurationVar(&o.maxAge, "max-batch-age", 500*time.Millisecond, "the target's max_batch_age")
 	flag.IntVar(&o.batchRows, "batch-size-rows", 20000, "the target's batch_size_rows")
@@ -207,14 +208,23 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 		return err
 	}
 
-	smp := startSampler("http://"+addr+"/metrics", o.sample)
+	metricsURL := "http://" + addr + "/metrics"
+	read := metricsSource(metricsURL)
+	if o.source == "durable" {
+		var closeFile func() error
+		if read, closeFile, err = durableFileSource(filepath.Join(work, "spool", "DURABLE")); err != nil {
+			return err
+		}
+		defer closeFile()
+	}
+	smp := startSampler(read, o.sample)
 	defer func() {
 		if smp != nil {
 			_, _ = smp.finish()
 		}
 	}()
 	if err := waitFor(10*time.Second, func() bool { _, ok := smp.last(); return ok }); err != nil {
-		return fmt.Errorf("no /metrics sample: %w", err)
+		return fmt.Errorf("no sample of the spool's end offset: %w", err)
 	}
 	before := takeCPU(tap.Process.Pid, target.Process.Pid, pg)
 	if r.load, err = cl.run("http://"+addr+"/webhook/"+token, o.duration); err != nil {
@@ -239,7 +249,12 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 	if err != nil {
 		return fmt.Errorf("sampling /metrics: %w", err)
 	}
-	r.accepted, r.durable = end.accepted, end.durable
+	r.durable = end.durable
+	m, err := scrapeMetrics(http.DefaultClient, metricsURL)
+	if err != nil {
+		return err
+	}
+	r.accepted, r.metricsDurable = m.accepted, m.durable
 	r.tapRSS, r.targetRSS = peakRSS(tap.Process.Pid), peakRSS(target.Process.Pid)
 	if err := tap.Process.Signal(syscall.SIGTERM); err != nil {
 		return err
@@ -258,7 +273,7 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 	if len(lines) > 0 {
 		r.stated = lines[len(lines)-1].offset
 	}
-	r.scrapeP50, r.scrapeMax = scrapeLatency(samples)
+	r.readP50, r.readMax = readLatency(samples)
 	upper, lower, err := freshness(samples, lines, r.durable)
 	if err != nil {
 		return err
@@ -286,9 +301,9 @@ func pipeline(o options, cl client, srv *pgtest.Server, pg int, work, schema str
 	return nil
 }
 
-// scrapeLatency is how long /metrics took to answer: with the sampling
+// readLatency is how long reading the end offset took: with the sampling
 // interval, the resolution of the spool's timeline.
-func scrapeLatency(samples []spoolSample) (p50, maxd time.Duration) {
+func readLatency(samples []spoolSample) (p50, maxd time.Duration) {
 	spans := make([]span, len(samples))
 	for i, s := range samples {
 		spans[i] = span{fresh: s.answered.Sub(s.sent), n: 1}

@@ -13,21 +13,23 @@ type runResult struct {
 	loadavg    string
 	noop, load loadResult
 
-	accepted  uint64 // the tap's webhooks_accepted_total at the end
-	durable   uint64 // the spool's end offset at the end
-	stated    uint64 // the offset in the target's final state
-	rows      uint64
-	distinct  uint64 // distinct event_id in the table
-	drain     time.Duration
-	tapRSS    int // KiB
-	targetRSS int
-	cpu       cpuSplit
+	accepted uint64 // the tap's webhooks_accepted_total at the end
+	durable  uint64 // the spool's end offset at the end
+	// metricsDurable is /metrics' spool_durable_offset at the end.
+	metricsDurable uint64
+	stated         uint64 // the offset in the target's final state
+	rows           uint64
+	distinct       uint64 // distinct event_id in the table
+	drain          time.Duration
+	tapRSS         int // KiB
+	targetRSS      int
+	cpu            cpuSplit
 
-	fresh, freshLower    []time.Duration // p50, p99, max
-	windows              []time.Duration // p99 of each 10 s of the run
-	scrapeP50, scrapeMax time.Duration
-	rowFresh             string // from _sdc_batched_at - _sdc_extracted_at
-	batches              string // the target's loads, from its log
+	fresh, freshLower []time.Duration // p50, p99, max
+	windows           []time.Duration // p99 of each 10 s of the run
+	readP50, readMax  time.Duration
+	rowFresh          string // from _sdc_batched_at - _sdc_extracted_at
+	batches           string // the target's loads, from its log
 
 	problems []string
 }
@@ -38,6 +40,9 @@ func (r *runResult) check(o options) {
 	add := func(format string, a ...any) { r.problems = append(r.problems, fmt.Sprintf(format, a...)) }
 	if r.stated != r.durable {
 		add("target's final state %d != spool end offset %d", r.stated, r.durable)
+	}
+	if r.metricsDurable != r.durable {
+		add("/metrics says the spool ends at %d, the samples %d", r.metricsDurable, r.durable)
 	}
 	if r.durable != r.accepted {
 		add("spool end offset %d != webhooks the tap accepted %d", r.durable, r.accepted)
@@ -89,8 +94,8 @@ func (r runResult) print(i int, o options) {
 		win[i] = ms(w)
 	}
 	fmt.Printf("    p99 of each 10 s of the run, by when the offsets became durable: %s\n", strings.Join(win, " "))
-	fmt.Printf("    resolution: spool sampled every %s, /metrics answered in p50 %.1f ms, max %.1f ms; state follows commits within state_interval %s\n",
-		o.sample, float64(r.scrapeP50)/1e6, float64(r.scrapeMax)/1e6, o.stateInterval)
+	fmt.Printf("    resolution: spool end offset read from %s every %s, each read took p50 %.2f ms, max %.1f ms; state follows commits within state_interval %s\n",
+		o.source, o.sample, float64(r.readP50)/1e6, float64(r.readMax)/1e6, o.stateInterval)
 	fmt.Printf("    per row, _sdc_batched_at - _sdc_extracted_at, ms: %s\n", r.rowFresh)
 	fmt.Printf("  target-postgres: %s\n", r.batches)
 	fmt.Printf("  drain: the target's state covered the spool's end %.2f s after the load stopped\n", r.drain.Seconds())
