@@ -4,7 +4,7 @@
 //	cio-loadgen run --url URL [--conns 64] [--duration 30s] [--rate 0] [--body-bytes 1024] [--signing-key K] [--acked FILE]
 //	cio-loadgen noop --listen ADDR                     # fasthttp server answering 200: the baseline
 //	cio-loadgen receiver --listen ADDR --token T [--signing-key K]  # our receiver with an in-memory spool
-//	cio-loadgen wrk-script --path /webhook/T [--requests 1000] [--body-bytes 1024] [--signing-key K]  # Lua for wrk
+//	cio-loadgen wrk-script --path /webhook/T [--requests 1000] [--body-bytes 1024] [--signing-key K] [--unique-ids]  # Lua for wrk
 //	cio-loadgen kfake --dir D [--brokers 3] [--ports P1,P2,P3] [--topic T] [--partitions 6] [--sync-writes]
 //	    # a Kafka-protocol cluster (kfake) on 127.0.0.1 with its data in D and a topic the tap
 //	    # accepts (RF 3, min.insync.replicas 2); prints the brokers (host:port,...) on one line
@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&wrk.Requests, "requests", 1000, "distinct signed requests to cycle through")
 		fs.IntVar(&wrk.BodyBytes, "body-bytes", 1024, "approximate body size")
 		fs.StringVar(&wrk.SigningKey, "signing-key", "", "sign requests with this Customer.io signing key")
+		fs.BoolVar(&wrk.UniqueIDs, "unique-ids", false, "give every request wrk sends a new event_id, signed as it is sent (LuaJIT ffi + libcrypto); --requests bodies become templates")
 	case "kfake":
 		fs.StringVar(&kafka.Dir, "dir", "", "data directory (required; reloaded on restart)")
 		fs.IntVar(&kafka.Brokers, "brokers", 3, "brokers")

@@ -162,3 +162,24 @@ func TestRun_Kfake(t *testing.T) {
 		t.Fatalf("after the restart the topic holds %q, want the one record produced before", bodies)
 	}
 }
+
+// TestRun_WrkScriptUniqueIDs: --unique-ids turns the requests into
+// templates signed by the script as wrk sends them (internal/loadgen runs
+// such a script in wrk).
+func TestRun_WrkScriptUniqueIDs(t *testing.T) {
+	for _, unique := range []bool{false, true} {
+		args := []string{"wrk-script", "--path", "/webhook/tok", "--requests", "3", "--signing-key", "k"}
+		if unique {
+			args = append(args, "--unique-ids")
+		}
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("run(%q): %v\n%s", args, err, stderr.String())
+		}
+		signsInScript := strings.Contains(stdout.String(), "C.SHA256_Final(md, ctx)")
+		if signsInScript != unique || strings.Count(stdout.String(), "\nreqs[") != 3 {
+			t.Errorf("run(%q): script signs in wrk %t, want %t; %d requests, want 3", args, signsInScript, unique,
+				strings.Count(stdout.String(), "\nreqs["))
+		}
+	}
+}
