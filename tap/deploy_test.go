@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 )
 
 // TestDeployFiles: the example configs under deploy/ are valid tap
@@ -74,7 +76,7 @@ func TestAlertRules(t *testing.T) {
 	load(t, cfg, Bookmark{})
 	_, served := scrape(t, base)
 	body += served
-	names := regexp.MustCompile(metricPrefix+`[a-z_]+`).FindAllString(string(rules), -1)
+	names := regexp.MustCompile(metrics.Prefix+`[a-z_]+`).FindAllString(string(rules), -1)
 	if len(names) == 0 {
 		t.Fatal("alerts.yml names no metric of the tap")
 	}

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -387,26 +385,6 @@ func TestRunAppAPIFailureNeverStopsWebhooks(t *testing.T) {
 		t.Error("/metrics shows the App API key")
 	}
 	rt.stop(t)
-}
-
-// TestMainDiscoverWithAppAPIKey: --discover lists the App API streams only
-// when app_api_key is set; a --state of either format is read back.
-func TestMainDiscoverWithAppAPIKey(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		key  string
-		want bool
-	}{{"", false}, {"k", true}} {
-		cfg := filepath.Join(dir, "c.json")
-		os.WriteFile(cfg, []byte(`{"webhook_tokens":["`+testToken+`"],"app_api_key":"`+tc.key+`","spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
-		var out, errOut bytes.Buffer
-		if code := Main(context.Background(), []string{"--config", cfg, "--discover"}, &out, &errOut); code != 0 {
-			t.Fatalf("discover: %d %s", code, errOut.String())
-		}
-		if got := strings.Contains(out.String(), `"tap_stream_id": "deliveries"`); got != tc.want {
-			t.Errorf("key %q: deliveries in the catalog = %v, want %v", tc.key, got, tc.want)
-		}
-	}
 }
 
 func TestParseStateWithAppAPIBookmarks(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -196,36 +195,6 @@ func TestServeKafkaRefusesAMissingTopic(t *testing.T) {
 	err := Serve(context.Background(), Options{Config: cfg, Listener: nil, Log: zerolog.New(zerolog.NewTestWriter(t))})
 	if err == nil || !strings.Contains(err.Error(), `"no-such-topic" does not exist`) {
 		t.Fatalf("Serve on a missing topic: %v", err)
-	}
-}
-
-// TestStatusPrintsKafkaEndOffsets: `status` with spool "kafka" prints each
-// partition's end offset.
-func TestStatusPrintsKafkaEndOffsets(t *testing.T) {
-	kc := startKafka(t)
-	cfg := kc.kafkaConfig(t, 2)
-	base := startServe(t, cfg)
-	waitReady(t, base)
-	for _, id := range []string{"s1", "s2", "s3"} {
-		if code := post(t, base+"/webhook/"+testToken, sentEvent(id)); code != http.StatusOK {
-			t.Fatalf("webhook: %d", code)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "config.json")
-	raw := fmt.Sprintf(`{"webhook_tokens":[%q],"spool":"kafka","kafka_brokers":%s,"kafka_topic":%q,"listen":""}`,
-		testToken, string(mustJSON(t, kc.brokers)), cfg.Kafka.Topic)
-	if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr strings.Builder
-	if code := Main(context.Background(), []string{"status", "--config", path}, &stdout, &stderr); code != exitOK {
-		t.Fatalf("status exit %d: %s%s", code, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
-	for _, want := range []string{"partition 0", "partition 1", "3 held in 2 partitions"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("status lacks %q:\n%s", want, out)
-		}
 	}
 }
 

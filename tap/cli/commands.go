@@ -1,8 +1,7 @@
-package tap
+package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,10 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"github.com/cio-singer/tap-customerio-webhook/tap"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
-	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/tokenfile"
 )
 
 // subcommand runs `tap-customerio-webhook NAME ...`; ok is false when
@@ -51,15 +49,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // loadForCommand loads --config for a subcommand; bad config exits 2.
-func loadForCommand(name, path string, stderr io.Writer) (Config, bool) {
+func loadForCommand(name, path string, stderr io.Writer) (tap.Config, bool) {
 	if path == "" {
-		fmt.Fprintf(stderr, "%s %s: --config is required\n", Name, name)
-		return Config{}, false
+		fmt.Fprintf(stderr, "%s %s: --config is required\n", tap.Name, name)
+		return tap.Config{}, false
 	}
-	cfg, err := LoadConfigFile(path)
+	cfg, err := tap.LoadConfigFile(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, path, err)
-		return Config{}, false
+		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", tap.Name, path, err)
+		return tap.Config{}, false
 	}
 	return cfg, true
 }
@@ -68,7 +66,7 @@ func loadForCommand(name, path string, stderr io.Writer) (Config, bool) {
 // while scheduled Singer runs with "listen": "" emit from the same
 // spool_dir.
 func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet(Name+" serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(tap.Name+" serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (JSON)")
 	pos, err := parseInterspersed(fs, args)
@@ -76,7 +74,7 @@ func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "%s serve: unexpected argument %q\n", Name, pos[0])
+		fmt.Fprintf(stderr, "%s serve: unexpected argument %q\n", tap.Name, pos[0])
 		return exitUsage
 	}
 	cfg, ok := loadForCommand("serve", *configPath, stderr)
@@ -84,105 +82,33 @@ func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	if cfg.Listen == "" {
-		fmt.Fprintf(stderr, "%s: bad config %s:\nlisten: serve needs an address to listen on\n", Name, *configPath)
+		fmt.Fprintf(stderr, "%s: bad config %s:\nlisten: serve needs an address to listen on\n", tap.Name, *configPath)
 		return exitUsage
 	}
-	if _, err := checkTokens(cfg); err != nil {
-		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, *configPath, err)
+	if _, err := tap.CheckTokens(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", tap.Name, *configPath, err)
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	if err := Serve(ctx, Options{Config: cfg, Log: log}); err != nil {
+	if err := tap.Serve(ctx, tap.Options{Config: cfg, Log: log}); err != nil {
 		log.Error().Err(err).Msg("CRITICAL receiver stopped")
 		return exitFailed
 	}
 	return exitOK
 }
 
-// Serve receives webhooks into the spool until ctx ends (SIGTERM), then
-// stops accepting (503) and returns nil once every accepted webhook was
-// answered. It emits nothing: a Singer run with "listen": "" does, from
-// the same spool_dir, at the same time.
-func Serve(ctx context.Context, o Options) error {
-	cfg := o.Config
-	if cfg.Spool == SpoolKafka {
-		return serveKafka(ctx, o)
-	}
-	sp, err := openWriter(ctx, spool.Options{Dir: cfg.SpoolDir, MaxBytes: cfg.SpoolMaxBytes, Log: o.Log})
-	if err != nil {
-		return fmt.Errorf("opening spool: %w", err)
-	}
-	defer sp.Close()
-	m := &metrics{now: time.Now, sp: sp, emitted: func() (uint64, bool) {
-		p, ok := readProgress(sp.Dir(), sp.ID())
-		return p.Offset, ok
-	}, loaded: func() (uint64, bool) {
-		p, ok := readProgress(sp.Dir(), sp.ID())
-		return p.Loaded, ok
-	}}
-	if o.Listener == nil && cfg.Listen == "" {
-		return errors.New("serve needs listen")
-	}
-	rr, err := startReceiver(ctx, cfg, diskStore(sp), o, m)
-	if err != nil {
-		return err
-	}
-	if err := rr.serveUntil(ctx, o.Log); err != nil {
-		return err
-	}
-	if err := sp.CloseWriter(); err != nil {
-		return err
-	}
-	o.Log.Info().Uint64("offset", sp.Durable()).Msg("stopped")
-	return nil
-}
-
-// serveUntil serves until ctx ends, then shuts the receiver down: nil, or
-// why the server stopped on its own.
-func (r *runningReceiver) serveUntil(ctx context.Context, log zerolog.Logger) error {
-	select {
-	case <-ctx.Done():
-	case err := <-r.errs():
-		r.shutdown(log)
-		if err == nil {
-			err = errors.New("stopped")
-		}
-		return fmt.Errorf("http server: %w", err)
-	}
-	r.shutdown(log)
-	return nil
-}
-
-// openWriter opens the spool as its writer. A scheduled load that finds
-// no writer running holds the writer lock for a moment (to recover the
-// spool after a crash); a receiver starting just then waits for it.
-func openWriter(ctx context.Context, opts spool.Options) (*spool.Spool, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		sp, err := spool.Open(opts)
-		if !errors.Is(err, spool.ErrLocked) || time.Now().After(deadline) {
-			return sp, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // mainToken manages the token file: new, list, revoke.
 func mainToken(args []string, stdout, stderr io.Writer) int {
 	usage := func() int {
 		fmt.Fprintf(stderr, "usage: %s token new [--label L] [--public-url https://host] --config C\n"+
-			"       %s token list --config C\n       %s token revoke ID --config C\n", Name, Name, Name)
+			"       %s token list --config C\n       %s token revoke ID --config C\n", tap.Name, tap.Name, tap.Name)
 		return exitUsage
 	}
 	if len(args) == 0 {
 		return usage()
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet(Name+" token "+verb, flag.ContinueOnError)
+	fs := flag.NewFlagSet(tap.Name+" token "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (JSON)")
 	label := fs.String("label", "", "new: a label to tell tokens apart (not secret)")
@@ -197,23 +123,23 @@ func mainToken(args []string, stdout, stderr io.Writer) int {
 	case verb == "revoke" && len(pos) != 1, verb != "revoke" && len(pos) != 0:
 		return usage()
 	case *publicURL != "" && !strings.HasPrefix(*publicURL, "https://") && !strings.HasPrefix(*publicURL, "http://"):
-		fmt.Fprintf(stderr, "%s token: --public-url must start with https://\n", Name)
+		fmt.Fprintf(stderr, "%s token: --public-url must start with https://\n", tap.Name)
 		return exitUsage
 	}
 	cfg, ok := loadForCommand("token", *configPath, stderr)
 	if !ok {
 		return exitUsage
 	}
-	path := tokenFilePath(cfg.SpoolDir)
-	unlock, err := lockTokenFile(path)
+	path := tokenfile.Path(cfg.SpoolDir)
+	unlock, err := tokenfile.Lock(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s token: %v\n", Name, err)
+		fmt.Fprintf(stderr, "%s token: %v\n", tap.Name, err)
 		return exitFailed
 	}
 	defer unlock()
-	tf, err := readTokenFile(path)
+	tf, err := tokenfile.Read(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s token: %v\n", Name, err)
+		fmt.Fprintf(stderr, "%s token: %v\n", tap.Name, err)
 		return exitFailed
 	}
 	switch verb {
@@ -225,26 +151,18 @@ func mainToken(args []string, stdout, stderr io.Writer) int {
 		err = tokenRevoke(stdout, path, tf, pos[0])
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s token %s: %v\n", Name, verb, err)
+		fmt.Fprintf(stderr, "%s token %s: %v\n", tap.Name, verb, err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-func tokenNew(stdout io.Writer, path string, tf tokenFile, cfg Config, label, publicURL string) error {
-	token, err := newToken()
+func tokenNew(stdout io.Writer, path string, tf tokenfile.File, cfg tap.Config, label, publicURL string) error {
+	token, id, err := tf.Add(label, time.Now())
 	if err != nil {
 		return err
 	}
-	entry := normalizeEntry(token)
-	set, err := auth.ParseTokens([]string{entry})
-	if err != nil {
-		return err
-	}
-	id := set.IDs()[0]
-	tf.Tokens = append(tf.Tokens, fileToken{ID: id, Hash: strings.TrimPrefix(entry, "sha256:"),
-		Created: time.Now().UTC().Truncate(time.Second), Label: label})
-	if err := writeTokenFile(path, tf); err != nil {
+	if err := tokenfile.Write(path, tf); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "token id:    %s\nwebhook URL: %s\n", id, webhookURL(publicURL, cfg.Listen, token))
@@ -256,11 +174,11 @@ func tokenNew(stdout io.Writer, path string, tf tokenFile, cfg Config, label, pu
 	return nil
 }
 
-func tokenList(stdout io.Writer, tf tokenFile, cfg Config) error {
+func tokenList(stdout io.Writer, tf tokenfile.File, cfg tap.Config) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCREATED\tSOURCE\tLABEL")
 	for _, t := range tf.Tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Created.Format(time.RFC3339), TokenFileName, t.Label)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Created.Format(time.RFC3339), tokenfile.Name, t.Label)
 	}
 	if len(cfg.WebhookTokens) > 0 {
 		if set, err := auth.ParseTokens(cfg.WebhookTokens); err == nil {
@@ -272,22 +190,24 @@ func tokenList(stdout io.Writer, tf tokenFile, cfg Config) error {
 	return tw.Flush()
 }
 
-func tokenRevoke(stdout io.Writer, path string, tf tokenFile, id string) error {
-	kept := tf.Tokens[:0:0]
-	for _, t := range tf.Tokens {
-		if t.ID != id {
-			kept = append(kept, t)
-		}
-	}
-	if len(kept) == len(tf.Tokens) {
+func tokenRevoke(stdout io.Writer, path string, tf tokenfile.File, id string) error {
+	if !tf.Remove(id) {
 		return fmt.Errorf("no token with id %q in %s (tokens in webhook_tokens are removed from the config)", id, path)
 	}
-	tf.Tokens = kept
-	if err := writeTokenFile(path, tf); err != nil {
+	if err := tokenfile.Write(path, tf); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s: a running server answers 404 to its URL within a second\n", id)
 	return nil
+}
+
+// webhookURL is the URL Customer.io posts to for token, under base (an
+// http(s) URL) or, without one, on the listen address.
+func webhookURL(base, listen, token string) string {
+	if base == "" {
+		base = "http://" + hostPort(listen)
+	}
+	return strings.TrimRight(base, "/") + "/webhook/" + token
 }
 
 // hostPort returns the address to reach listen from this machine.
