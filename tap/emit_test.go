@@ -33,12 +33,11 @@ func newTestEmitter(t *testing.T, out *bytes.Buffer, sel map[string]catalog.Sele
 			t.Fatal(err)
 		}
 	}
-	e, err := newEmitter(singer.NewWriter(out), sel, "spool-test", 0, time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	e, err := newEmitter(singer.NewWriter(out), sel, "spool-test", 0, time.Hour, func() time.Time { return receivedAt }, zerolog.New(zerolog.NewTestWriter(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.now = func() time.Time { return receivedAt }
-	e.lastState = receivedAt // no STATE until asked for
+	e.timer.stated() // no STATE until asked for
 	return e
 }
 
@@ -386,7 +385,7 @@ func BenchmarkEmit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, zerolog.Nop())
+	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, time.Now, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
 	}

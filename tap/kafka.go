@@ -123,7 +123,7 @@ func runKafka(ctx context.Context, o Options) error {
 		}
 	}
 	src := &kafkaSource{r: reader}
-	em, err := newEmitter(singer.NewWriter(o.Stdout), o.Selection, "", 0, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	em, err := newEmitter(singer.NewWriter(o.Stdout), o.Selection, "", 0, cfg.StateInterval, time.Now, o.Log.With().Str("component", "emitter").Logger())
 	if err != nil {
 		return err
 	}
@@ -164,8 +164,7 @@ func runKafka(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	em.wroteState = false // always a final STATE, with every owned partition
-	if err := em.writeState(); err != nil {
+	if err := em.finalState(true); err != nil { // with every owned partition
 		return err
 	}
 	o.Log.Info().Interface("offsets", reader.Position().Offsets).Uint64("data", em.dataCount.Load()).

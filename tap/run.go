@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("releasing emitted spool segments: %w", err)
 	}
 	w := singer.NewWriter(o.Stdout)
-	em, err := newEmitter(w, o.Selection, sp.ID(), start, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	em, err := newEmitter(w, o.Selection, sp.ID(), start, cfg.StateInterval, time.Now, o.Log.With().Str("component", "emitter").Logger())
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := em.writeState(); err != nil {
+	if err := em.finalState(false); err != nil {
 		return err
 	}
 	o.Log.Info().Uint64("offset", em.emitted).Uint64("data", em.dataCount.Load()).Uint64("rejected", em.rejectedCount.Load()).Msg("stopped")
@@ -333,12 +333,12 @@ func (diskSource) caughtUp() bool { return true }
 // has been idle for idle (when > 0), it has caught up (untilCaughtUp), or
 // an error. It returns nil but on errors.
 func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
-	lastActivity := time.Now()
+	em.timer.active()
 	for {
 		if took, err := em.writeHistory(); err != nil {
 			return err
 		} else if took {
-			lastActivity = time.Now()
+			em.timer.active()
 		}
 		rec, ok, err := r.TryNext()
 		if err != nil {
@@ -348,7 +348,7 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 			if err := em.emit(rec); err != nil {
 				return err
 			}
-			lastActivity = time.Now()
+			em.timer.active()
 			continue
 		}
 		// A run that ends by itself waits for the App API pass under way.
@@ -358,11 +358,9 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 		}
 		// Caught up: let the target see what was written, and cover it
 		// with a STATE as soon as state_interval allows.
-		wait := time.Hour
-		if em.statePending() {
-			if due := em.lastState.Add(em.interval); time.Now().Before(due) {
-				wait = time.Until(due)
-			} else if err := em.writeState(); err != nil {
+		writeNow, wait := em.timer.whenCaughtUp(em.statePending())
+		if writeNow {
+			if err := em.writeState(); err != nil {
 				return err
 			}
 		}
@@ -378,12 +376,12 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 		default:
 		}
 		if idle > 0 && !historyBusy {
-			untilIdle := time.Until(lastActivity.Add(idle))
-			if untilIdle <= 0 {
+			idleNow, left := em.timer.untilIdle(idle)
+			if idleNow {
 				log.Info().Dur("exit_after_idle", idle).Msg("idle: exiting")
 				return nil
 			}
-			wait = min(wait, untilIdle)
+			wait = min(wait, left)
 		}
 		waitCtx, cancel := em.historyWait(ctx, wait, historyBusy)
 		rec, err = r.Next(waitCtx)
@@ -393,7 +391,7 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 			if err := em.emit(rec); err != nil {
 				return err
 			}
-			lastActivity = time.Now()
+			em.timer.active()
 		case ctx.Err() != nil:
 			return nil // shutting down
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
