@@ -16,6 +16,7 @@ import (
 // commands the tap has, and the README shows the receiver unit as
 // committed.
 func TestDeployFiles(t *testing.T) {
+	t.Parallel()
 	for name, wantListen := range map[string]bool{"serve.json": true, "load.json": false} {
 		cfg, err := LoadConfigFile(filepath.Join("..", "deploy", name))
 		if err != nil {
@@ -56,6 +57,7 @@ func TestDeployFiles(t *testing.T) {
 // disarm an alert. promtool comes from Debian's prometheus package; in CI a
 // missing promtool fails the test.
 func TestAlertRules(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "deploy", "prometheus")
 	rules, err := os.ReadFile(filepath.Join(dir, "alerts.yml"))
 	if err != nil {

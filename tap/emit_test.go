@@ -44,6 +44,7 @@ func newTestEmitter(t *testing.T, out *bytes.Buffer, sel map[string]catalog.Sele
 // TestEmitGolden pins the exact Singer lines emitted for every sample
 // payload: the format other people's targets parse.
 func TestEmitGolden(t *testing.T) {
+	t.Parallel()
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "payloads", "*.json"))
 	if len(paths) == 0 {
 		t.Fatal("no sample payloads")
@@ -117,6 +118,7 @@ func messages(t *testing.T, out *bytes.Buffer) []singer.Message {
 }
 
 func TestEmitRejected(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	for i, body := range []string{"not json", `{"no_id":1}`, `{"event_id":"ok"}`} {
@@ -183,6 +185,7 @@ func deselect(t *testing.T, breadcrumbs ...string) map[string]catalog.Selection 
 // stream: removed from data records, removed from rejected bodies that are
 // JSON, and a rejected body it cannot be removed from is withheld.
 func TestEmitDeselectedFieldNeverLeaves(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, deselect(t, "data/properties/data/properties/recipient"))
 	const secret = "ana.ruiz@example.org"
@@ -250,6 +253,7 @@ func TestEmitDeselectedFieldNeverLeaves(t *testing.T) {
 // rejected body goes out even when it is not JSON (cleaned of what no
 // target can load).
 func TestEmitWithoutDeselectionKeepsRejectedBody(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	for i, body := range []string{"{\"data\":{\"recipient\":\"x\"", "a\x00b\xff"} {
@@ -277,6 +281,7 @@ func TestEmitWithoutDeselectionKeepsRejectedBody(t *testing.T) {
 // added to the SCHEMA (sent again before the record), so targets that build
 // columns from the schema keep it.
 func TestEmitLearnsUnknownFields(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	bodies := []string{
@@ -307,6 +312,7 @@ func TestEmitLearnsUnknownFields(t *testing.T) {
 }
 
 func TestEmitCatalogSelection(t *testing.T) {
+	t.Parallel()
 	c, err := catalog.Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +355,7 @@ func TestEmitCatalogSelection(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want Bookmark

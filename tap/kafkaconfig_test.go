@@ -8,6 +8,7 @@ import (
 )
 
 func TestKafkaConfigDecodes(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{EnvPrefix + "KAFKA_PARTITIONS": "2,3", EnvPrefix + "KAFKA_TLS": "true"}
 	cfg, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"],"spool":"kafka",
 		"kafka_brokers":["a:9092","b:9092"],"kafka_produce_timeout":"2s","kafka_sasl_mechanism":"SCRAM-SHA-512",
@@ -29,6 +30,7 @@ func TestKafkaConfigDecodes(t *testing.T) {
 }
 
 func TestKafkaConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	const kafka = `"spool":"kafka","kafka_brokers":["a:9092"],`
 	tests := []struct{ name, config, want string }{
 		{"unknown spool", `"spool":"s3"`, `spool: "s3" is neither`},

@@ -103,6 +103,7 @@ func sendThroughServe(t *testing.T, cfg Config, n int) []string {
 // <topic>:<partition>:<offset> id, ending on a STATE with the end offsets;
 // a run from that STATE emits nothing again.
 func TestKafkaLoaderEmitsEveryEventOnce(t *testing.T) {
+	t.Parallel()
 	kc := startKafka(t)
 	cfg := kc.kafkaConfig(t, 3)
 	sent := sendThroughServe(t, cfg, 30)
@@ -151,6 +152,7 @@ func TestKafkaLoaderEmitsEveryEventOnce(t *testing.T) {
 // TestKafkaLoadersSplitPartitions: two loaders with disjoint
 // kafka_partitions together emit every event exactly once.
 func TestKafkaLoadersSplitPartitions(t *testing.T) {
+	t.Parallel()
 	kc := startKafka(t)
 	cfg := kc.kafkaConfig(t, 4)
 	// The producer's sticky partitioner fills one partition for a while;
@@ -195,6 +197,7 @@ func TestKafkaLoadersSplitPartitions(t *testing.T) {
 // TestKafkaLoaderRefusesDeletedOffsets: a STATE whose next offset
 // retention already deleted fails the run, naming the partition.
 func TestKafkaLoaderRefusesDeletedOffsets(t *testing.T) {
+	t.Parallel()
 	kc := startKafka(t)
 	cfg := kc.kafkaConfig(t, 1)
 	sendThroughServe(t, cfg, 5)
@@ -230,6 +233,7 @@ func TestKafkaLoaderRefusesDeletedOffsets(t *testing.T) {
 // STATE emits exactly the events after it: nothing lost, nothing the STATE
 // already covered.
 func TestKafkaLoaderResumesFromAMidRunState(t *testing.T) {
+	t.Parallel()
 	kc := startKafka(t)
 	cfg := kc.kafkaConfig(t, 2)
 	cfg.StateInterval = time.Nanosecond // a STATE after every record

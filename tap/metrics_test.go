@@ -49,6 +49,7 @@ func parseExposition(t *testing.T, text string) map[string]float64 {
 // records per stream, rejected bodies and the backlog, in the Prometheus
 // text format with HELP and TYPE for every family.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
 	waitReady(t, rt.base)
 	post(t, rt.url, sentEvent("m1"))
@@ -116,6 +117,7 @@ func TestMetrics(t *testing.T) {
 // spool took count as accepted with their time, and ones it refused (503)
 // as refused.
 func TestMetricsPerToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.SpoolMaxBytes = 64 << 10 // far below what LoadConfig accepts: the spool fills at once
 	rt := startTap(t, cfg, Bookmark{}, nil)
@@ -176,6 +178,7 @@ func TestMetricsPerToken(t *testing.T) {
 // empty state leaves everything unloaded as far as the tap knows; the next
 // run, from the target's state, moves loaded_offset and the age drops to 0.
 func TestMetricsLoadedOffset(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	base := startServe(t, cfg)
 	waitReady(t, base)
@@ -202,6 +205,7 @@ func TestMetricsLoadedOffset(t *testing.T) {
 // count per token and code (every token has its series at 0 from the
 // start): a missing signature 401, a GET 405, an oversized body 413.
 func TestMetricsRefusalsPerToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.SigningKeys = []string{"signing-key-for-this-test"}
 	cfg.MaxBodyBytes = 1 << 10

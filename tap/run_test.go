@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -152,6 +153,7 @@ func sentEvent(id string) string {
 }
 
 func TestRunEmitsAcknowledgedWebhooks(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
 	waitReady(t, rt.base)
 	for _, id := range []string{"e1", "e2", "e3"} {
@@ -173,6 +175,7 @@ func TestRunEmitsAcknowledgedWebhooks(t *testing.T) {
 // TestRunResumesAfterState: records at or before the --state offset are
 // not emitted again; later ones are, after a restart on the same spool.
 func TestRunResumesAfterState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
 	waitReady(t, rt.base)
@@ -204,20 +207,18 @@ func TestRunResumesAfterState(t *testing.T) {
 
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	poll.Until(t, base+"/readyz to answer 200", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond) // polling, not synchronisation by sleep
-	}
-	t.Fatal("tap not ready within 10s")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func TestRunExitAfterIdle(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.ExitAfterIdle = 200 * time.Millisecond
 	var out bytes.Buffer
@@ -239,6 +240,7 @@ func TestRunExitAfterIdle(t *testing.T) {
 // TestRunOnlyEmitsWhenListenEmpty: with listen "" no server starts; what
 // the spool holds is emitted and the tap exits once idle.
 func TestRunOnlyEmitsWhenListenEmpty(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
 	waitReady(t, rt.base)
@@ -273,6 +275,7 @@ func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write |1: b
 // TestRunStopsWhenStdoutBreaks: once the target is gone, the tap stops
 // acknowledging (the spool keeps what was acknowledged) and fails.
 func TestRunStopsWhenStdoutBreaks(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, brokenPipe{})
 	waitReady(t, rt.base)
 	if code := post(t, rt.url, sentEvent("p1")); code != 200 {

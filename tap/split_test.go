@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
@@ -58,6 +59,7 @@ func load(t *testing.T, cfg Config, state Bookmark) ([]string, Bookmark) {
 // across runs, in order, and /metrics of the receiver shows what the loads
 // emitted (package cli tests what status makes of it).
 func TestServeWithScheduledLoads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,8 +91,7 @@ func TestServeWithScheduledLoads(t *testing.T) {
 	var st Bookmark
 	runs := 0
 	postDone := false
-	deadline := time.Now().Add(30 * time.Second)
-	for len(all) < n && time.Now().Before(deadline) {
+	poll.Within(t, 30*time.Second, fmt.Sprintf("loads to emit the %d webhooks", n), func() bool {
 		ids, next := load(t, cfg, st)
 		all = append(all, ids...)
 		st = next
@@ -105,7 +106,8 @@ func TestServeWithScheduledLoads(t *testing.T) {
 			default:
 			}
 		}
-	}
+		return len(all) >= n
+	})
 	want := make([]string, n)
 	for i := range want {
 		want[i] = fmt.Sprint("e", i)
@@ -136,6 +138,7 @@ func TestServeWithScheduledLoads(t *testing.T) {
 // process is the spool's reader too; a scheduled load on the same
 // spool_dir fails clearly instead of releasing segments under it.
 func TestLoadRefusedBesideCombinedTap(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
 	waitReady(t, rt.base)

@@ -13,6 +13,7 @@ import (
 const testToken = "test-token-0123456789abcdef0123456789"
 
 func TestMainExitCodes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.json")
 	os.WriteFile(good, []byte(`{"listen":"127.0.0.1:0","exit_after_idle":"1s","webhook_tokens":["`+testToken+`"],"spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
@@ -61,6 +62,7 @@ func TestMainExitCodes(t *testing.T) {
 // TestMainDiscoverIsTheCatalog: --discover output parses as a catalog the
 // tap accepts back with --catalog.
 func TestMainDiscoverIsTheCatalog(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "c.json")
 	os.WriteFile(cfgPath, []byte(`{"webhook_tokens":["`+testToken+`"],"listen":"","exit_after_idle":"10ms","spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
@@ -85,6 +87,7 @@ func TestMainDiscoverIsTheCatalog(t *testing.T) {
 // TestMainDiscoverWithAppAPIKey: --discover lists the App API streams only
 // when app_api_key is set; a --state of either format is read back.
 func TestMainDiscoverWithAppAPIKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		key  string
@@ -106,6 +109,7 @@ func TestMainDiscoverWithAppAPIKey(t *testing.T) {
 // and a one-process run without a token, exit 2 naming the key before
 // contacting any cluster.
 func TestMainRefusesKafkaContradictions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, config, want string }{
 		{"one process without token", `{"listen":"127.0.0.1:0","spool":"kafka","kafka_brokers":["127.0.0.1:1"]}`,

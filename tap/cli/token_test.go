@@ -54,6 +54,7 @@ func newFileToken(t *testing.T, config string, args ...string) (token, id string
 }
 
 func TestTokenCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, nil)
 
@@ -126,6 +127,7 @@ func TestTokenCommands(t *testing.T) {
 
 // TestTokenNewConcurrent: token commands run at once all land in the file.
 func TestTokenNewConcurrent(t *testing.T) {
+	t.Parallel()
 	config := writeConfig(t, t.TempDir(), nil)
 	const n = 4
 	ids := make(chan string, n)
@@ -169,6 +171,7 @@ func runMainAfter(t *testing.T, ids chan string, n int, args ...string) (int, []
 }
 
 func TestTokenNewPrintsListenURL(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, map[string]any{"listen": "0.0.0.0:9999"})
 	_, out, _ := runMain(t, "token", "new", "--config", config)
@@ -181,6 +184,7 @@ func TestTokenNewPrintsListenURL(t *testing.T) {
 // holds a token; with neither, a server refuses to start (exit 2, the key
 // named), while "listen": "" needs no token.
 func TestMainNeedsSomeToken(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, map[string]any{"listen": "127.0.0.1:0", "exit_after_idle": "10ms"})
 	for _, args := range [][]string{{"--config", config}, {"serve", "--config", config}} {
