@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -180,9 +181,14 @@ func Union(spoolDir string, configured []string) (*auth.TokenSet, error) {
 // and, when it changed (mtime, size or inode), stores the new Union in
 // ptr, so a running server accepts a new token and refuses a revoked one
 // without a restart. A file that cannot be read keeps the tokens in use.
+// A change made between loading ptr's tokens and Watch starting is taken
+// at once.
 func Watch(ctx context.Context, spoolDir string, configured []string, ptr *atomic.Pointer[auth.TokenSet], interval time.Duration, log zerolog.Logger) {
 	path := Path(spoolDir)
 	last, _ := os.Stat(path)
+	if set, err := Union(spoolDir, configured); err == nil && !sameIDs(set, ptr.Load()) {
+		store(ptr, set, log)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -205,13 +211,19 @@ func Watch(ctx context.Context, spoolDir string, configured []string, ptr *atomi
 			continue
 		}
 		last = cur
-		ptr.Store(set)
-		if len(set.IDs()) == 0 {
-			log.Warn().Msg("no webhook token left: every webhook gets 404")
-		}
-		log.Info().Strs("token_ids", set.IDs()).Msg("webhook tokens reloaded")
+		store(ptr, set, log)
 	}
 }
+
+func store(ptr *atomic.Pointer[auth.TokenSet], set *auth.TokenSet, log zerolog.Logger) {
+	ptr.Store(set)
+	if len(set.IDs()) == 0 {
+		log.Warn().Msg("no webhook token left: every webhook gets 404")
+	}
+	log.Info().Strs("token_ids", set.IDs()).Msg("webhook tokens reloaded")
+}
+
+func sameIDs(a, b *auth.TokenSet) bool { return slices.Equal(a.IDs(), b.IDs()) }
 
 func sameFileVersion(a, b fs.FileInfo) bool {
 	if a == nil || b == nil {

@@ -112,16 +112,13 @@ func TestWatchReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Watch compares with the file as it found it on starting, which may
-	// be after a write: write until it has seen one.
+	if err := Write(Path(dir), f); err != nil {
+		t.Fatal(err)
+	}
+	// Whether the watcher started before the write or after it.
 	poll.Until(t, "the watcher to accept the new token", func() bool {
-		if _, ok := ptr.Load().Match([]byte(token)); ok {
-			return true
-		}
-		if err := Write(Path(dir), f); err != nil {
-			t.Fatal(err)
-		}
-		return false
+		_, ok := ptr.Load().Match([]byte(token))
+		return ok
 	})
 	if err := os.WriteFile(Path(dir), []byte("{oops"), 0o600); err != nil {
 		t.Fatal(err)
@@ -150,4 +147,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestWatchTakesAChangeBeforeItStarted: a token added after the server
+// loaded its tokens but before its watcher started is accepted at once,
+// not only after the next change of the file.
+func TestWatchTakesAChangeBeforeItStarted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ptr := new(atomic.Pointer[auth.TokenSet])
+	loaded, err := Union(dir, []string{configured})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptr.Store(loaded)
+	var f File
+	token, _, err := f.Add("", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(Path(dir), f); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Watch(ctx, dir, []string{configured}, ptr, time.Hour, zerolog.Nop()); close(done) }()
+	defer func() { cancel(); <-done }()
+	poll.Until(t, "the watcher to accept the token written before it started", func() bool {
+		_, ok := ptr.Load().Match([]byte(token))
+		return ok
+	})
 }
