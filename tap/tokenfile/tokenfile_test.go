@@ -95,26 +95,10 @@ func TestUnionCountsATokenOnce(t *testing.T) {
 func TestWatchReloads(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ptr := new(atomic.Pointer[auth.TokenSet])
-	initial, err := Union(dir, []string{configured})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ptr.Store(initial)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	ptr := loadedTokens(t, dir)
 	logs := &syncBuffer{}
-	go func() { Watch(ctx, dir, []string{configured}, ptr, 5*time.Millisecond, zerolog.New(logs)); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	var f File
-	token, _, err := f.Add("", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(Path(dir), f); err != nil {
-		t.Fatal(err)
-	}
+	watch(t, dir, ptr, 5*time.Millisecond, zerolog.New(logs))
+	token := addToken(t, dir)
 	// Whether the watcher started before the write or after it.
 	poll.Until(t, "the watcher to accept the new token", func() bool {
 		_, ok := ptr.Load().Match([]byte(token))
@@ -155,13 +139,42 @@ func (b *syncBuffer) String() string {
 func TestWatchTakesAChangeBeforeItStarted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ptr := new(atomic.Pointer[auth.TokenSet])
-	loaded, err := Union(dir, []string{configured})
+	ptr := loadedTokens(t, dir)
+	token := addToken(t, dir)
+	watch(t, dir, ptr, time.Hour, zerolog.Nop())
+	poll.Until(t, "the watcher to accept the token written before it started", func() bool {
+		_, ok := ptr.Load().Match([]byte(token))
+		return ok
+	})
+}
+
+// loadedTokens returns the tokens a server starting on dir loads.
+func loadedTokens(t *testing.T, dir string) *atomic.Pointer[auth.TokenSet] {
+	t.Helper()
+	set, err := Union(dir, []string{configured})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ptr.Store(loaded)
-	var f File
+	ptr := new(atomic.Pointer[auth.TokenSet])
+	ptr.Store(set)
+	return ptr
+}
+
+// watch runs Watch on dir until the test ends.
+func watch(t *testing.T, dir string, ptr *atomic.Pointer[auth.TokenSet], interval time.Duration, log zerolog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Watch(ctx, dir, []string{configured}, ptr, interval, log); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// addToken adds a new token to dir's token file and returns it.
+func addToken(t *testing.T, dir string) string {
+	t.Helper()
+	f, err := Read(Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
 	token, _, err := f.Add("", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -169,12 +182,5 @@ func TestWatchTakesAChangeBeforeItStarted(t *testing.T) {
 	if err := Write(Path(dir), f); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { Watch(ctx, dir, []string{configured}, ptr, time.Hour, zerolog.Nop()); close(done) }()
-	defer func() { cancel(); <-done }()
-	poll.Until(t, "the watcher to accept the token written before it started", func() bool {
-		_, ok := ptr.Load().Match([]byte(token))
-		return ok
-	})
+	return token
 }
