@@ -20,6 +20,7 @@ const testToken = "test-token-0123456789abcdef0123456789"
 func noEnv(string) string { return "" }
 
 func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"]}`), noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +35,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		config  string
@@ -83,6 +85,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 }
 
 func TestLoadConfigNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
 	secret := "s3cret-but-too-short"
 	_, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`","`+secret+`"],"signing_keys":[""]}`), noEnv)
 	if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), testToken) {
@@ -91,6 +94,7 @@ func TestLoadConfigNeverPrintsSecrets(t *testing.T) {
 }
 
 func TestLoadConfigEnvironmentWins(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"TAP_CUSTOMERIO_WEBHOOK_LISTEN":             "0.0.0.0:9999",
 		"TAP_CUSTOMERIO_WEBHOOK_WEBHOOK_TOKENS":     `["` + testToken + `","sha256:` + strings.Repeat("ab", 32) + `"]`,
@@ -122,6 +126,7 @@ func TestLoadConfigEnvironmentWins(t *testing.T) {
 // TestLoadConfigNullIsUnset: null, in the file or the environment, leaves
 // a setting at its default, as for the targets.
 func TestLoadConfigNullIsUnset(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{EnvPrefix + "MAX_BODY_BYTES": "null", EnvPrefix + "STATE_INTERVAL": ""}
 	cfg, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"],"spool_dir":null,"max_body_bytes":null,"log_level":null}`),
 		func(k string) string { return env[k] })
@@ -139,6 +144,7 @@ func TestLoadConfigNullIsUnset(t *testing.T) {
 // TestLoadConfigLimitsAtTheirBounds: settings exactly at the bounds the
 // contradiction checks draw are accepted.
 func TestLoadConfigLimitsAtTheirBounds(t *testing.T) {
+	t.Parallel()
 	minSpool := spool.MinMaxBytes(0, 8<<20)
 	for _, config := range []string{
 		fmt.Sprintf(`{"spool_max_bytes":%d}`, minSpool),
@@ -159,6 +165,7 @@ func TestLoadConfigLimitsAtTheirBounds(t *testing.T) {
 // TestLoadConfigReportsEveryProblem: a key set twice does not hide the
 // other problems, and the value of a key set twice is never quoted.
 func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	_, err := LoadConfig(strings.NewReader(`{"signing_keys":["`+testToken+`"],"signing_keys":["`+testToken+`"],"log_level":"loud","x":1}`), noEnv)
 	if err == nil {
 		t.Fatal("accepted")
@@ -176,6 +183,7 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 // TestExampleConfigLoads keeps the committed example (used by make run)
 // valid.
 func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfigFile(filepath.Join("..", "config.example.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +196,7 @@ func TestExampleConfigLoads(t *testing.T) {
 // TestReadmeSettingsTable keeps the README's settings table what --about
 // --format markdown prints.
 func TestReadmeSettingsTable(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +209,7 @@ func TestReadmeSettingsTable(t *testing.T) {
 }
 
 func TestLoadConfigAppAPI(t *testing.T) {
+	t.Parallel()
 	base := `{"webhook_tokens":["` + testToken + `"]`
 	cfg, err := LoadConfig(strings.NewReader(base+`}`), noEnv)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 )
 
 // TestDeployFiles: the example configs under deploy/ are valid tap
@@ -14,6 +16,7 @@ import (
 // commands the tap has, and the README shows the receiver unit as
 // committed.
 func TestDeployFiles(t *testing.T) {
+	t.Parallel()
 	for name, wantListen := range map[string]bool{"serve.json": true, "load.json": false} {
 		cfg, err := LoadConfigFile(filepath.Join("..", "deploy", name))
 		if err != nil {
@@ -54,6 +57,7 @@ func TestDeployFiles(t *testing.T) {
 // disarm an alert. promtool comes from Debian's prometheus package; in CI a
 // missing promtool fails the test.
 func TestAlertRules(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "deploy", "prometheus")
 	rules, err := os.ReadFile(filepath.Join(dir, "alerts.yml"))
 	if err != nil {
@@ -74,7 +78,7 @@ func TestAlertRules(t *testing.T) {
 	load(t, cfg, Bookmark{})
 	_, served := scrape(t, base)
 	body += served
-	names := regexp.MustCompile(metricPrefix+`[a-z_]+`).FindAllString(string(rules), -1)
+	names := regexp.MustCompile(metrics.Prefix+`[a-z_]+`).FindAllString(string(rules), -1)
 	if len(names) == 0 {
 		t.Fatal("alerts.yml names no metric of the tap")
 	}

@@ -30,15 +30,13 @@ type emitter struct {
 	sel        map[string]catalog.Selection
 	classifier *event.Classifier
 	spoolID    string
-	interval   time.Duration
-	now        func() time.Time
+	timer      *stateTimer // when to write a STATE (statetiming.go)
 
 	dataSchema *schemaDoc // the data schema as last written, grown by unknown fields
 	sent       map[string]bool
 	emitted    uint64 // offset of the last record handled
 	stated     uint64 // offset in the last STATE written
 	wroteState bool
-	lastState  time.Time
 
 	// Read by /metrics from other goroutines.
 	dataCount     atomic.Uint64       // records written on stream data
@@ -59,8 +57,10 @@ type emitter struct {
 	webhookBookmark func() map[string]json.RawMessage
 }
 
-func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, log zerolog.Logger) (*emitter, error) {
-	e := &emitter{w: w, log: log, sel: sel, spoolID: spoolID, interval: interval, now: time.Now,
+// newEmitter returns an emitter after offset start that writes a STATE
+// at most every interval by clock (time.Now outside tests).
+func newEmitter(w *singer.Writer, sel map[string]catalog.Selection, spoolID string, start uint64, interval time.Duration, clock func() time.Time, log zerolog.Logger) (*emitter, error) {
+	e := &emitter{w: w, log: log, sel: sel, spoolID: spoolID, timer: newStateTimer(clock, interval),
 		sent: map[string]bool{}, emitted: start, stated: start}
 	e.handled.Store(start)
 	dataSel, ok := sel[schemas.Data]
@@ -96,7 +96,7 @@ func (e *emitter) emit(rec spool.Record) error {
 	}
 	e.emitted = rec.Offset
 	e.handled.Store(rec.Offset)
-	if e.now().Sub(e.lastState) >= e.interval {
+	if e.timer.dueAfterRecord() {
 		return e.writeState()
 	}
 	return nil
@@ -157,33 +157,6 @@ func (e *emitter) emitRejected(rec spool.Record, reason string) error {
 	e.rejectedCount.Add(1)
 	return nil
 }
-
-// writeState writes a STATE covering every record handled so far, after
-// them, and flushes. It writes nothing when nothing changed since the last.
-func (e *emitter) writeState() error {
-	e.lastState = e.now()
-	if e.wroteState && e.stated == e.emitted && !e.history.changed() {
-		return e.w.Flush()
-	}
-	var webhook map[string]json.RawMessage
-	if e.webhookBookmark != nil {
-		webhook = e.webhookBookmark()
-	} else {
-		webhook = spoolBookmarks(Bookmark{SpoolOffset: e.emitted, SpoolID: e.spoolID})
-	}
-	if err := e.w.WriteState(encodeState(webhook, e.history.bookmarks())); err != nil {
-		return fmt.Errorf("writing state: %w", err)
-	}
-	e.stated, e.wroteState = e.emitted, true
-	e.history.stated()
-	if e.onState != nil {
-		e.onState(e.emitted)
-	}
-	return nil
-}
-
-// statePending reports whether records were handled since the last STATE.
-func (e *emitter) statePending() bool { return e.emitted != e.stated || e.history.changed() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -33,18 +33,18 @@ func newTestEmitter(t *testing.T, out *bytes.Buffer, sel map[string]catalog.Sele
 			t.Fatal(err)
 		}
 	}
-	e, err := newEmitter(singer.NewWriter(out), sel, "spool-test", 0, time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	e, err := newEmitter(singer.NewWriter(out), sel, "spool-test", 0, time.Hour, func() time.Time { return receivedAt }, zerolog.New(zerolog.NewTestWriter(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.now = func() time.Time { return receivedAt }
-	e.lastState = receivedAt // no STATE until asked for
+	e.timer.stated() // no STATE until asked for
 	return e
 }
 
 // TestEmitGolden pins the exact Singer lines emitted for every sample
 // payload: the format other people's targets parse.
 func TestEmitGolden(t *testing.T) {
+	t.Parallel()
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "payloads", "*.json"))
 	if len(paths) == 0 {
 		t.Fatal("no sample payloads")
@@ -118,6 +118,7 @@ func messages(t *testing.T, out *bytes.Buffer) []singer.Message {
 }
 
 func TestEmitRejected(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	for i, body := range []string{"not json", `{"no_id":1}`, `{"event_id":"ok"}`} {
@@ -184,6 +185,7 @@ func deselect(t *testing.T, breadcrumbs ...string) map[string]catalog.Selection 
 // stream: removed from data records, removed from rejected bodies that are
 // JSON, and a rejected body it cannot be removed from is withheld.
 func TestEmitDeselectedFieldNeverLeaves(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, deselect(t, "data/properties/data/properties/recipient"))
 	const secret = "ana.ruiz@example.org"
@@ -251,6 +253,7 @@ func TestEmitDeselectedFieldNeverLeaves(t *testing.T) {
 // rejected body goes out even when it is not JSON (cleaned of what no
 // target can load).
 func TestEmitWithoutDeselectionKeepsRejectedBody(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	for i, body := range []string{"{\"data\":{\"recipient\":\"x\"", "a\x00b\xff"} {
@@ -278,6 +281,7 @@ func TestEmitWithoutDeselectionKeepsRejectedBody(t *testing.T) {
 // added to the SCHEMA (sent again before the record), so targets that build
 // columns from the schema keep it.
 func TestEmitLearnsUnknownFields(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	e := newTestEmitter(t, &out, nil)
 	bodies := []string{
@@ -308,6 +312,7 @@ func TestEmitLearnsUnknownFields(t *testing.T) {
 }
 
 func TestEmitCatalogSelection(t *testing.T) {
+	t.Parallel()
 	c, err := catalog.Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +355,7 @@ func TestEmitCatalogSelection(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want Bookmark
@@ -386,7 +392,7 @@ func BenchmarkEmit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, zerolog.Nop())
+	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, time.Now, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
 	}

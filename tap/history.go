@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/event"
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 )
 
 // historyReader reads the selected App API streams in its own goroutine,
@@ -46,7 +46,7 @@ type historyReader struct {
 // catalog selects an App API stream, and gives the emitter its end; it
 // returns nil otherwise. Bookmarks of --state are carried into every STATE
 // either way, so a run without the key does not lose them.
-func startHistory(ctx context.Context, o Options, em *emitter, m *metrics) (*historyReader, error) {
+func startHistory(ctx context.Context, o Options, em *emitter, m *figures) (*historyReader, error) {
 	cfg := o.Config.AppAPI
 	var streams []string
 	for _, s := range schemas.AppAPIStreams() {
@@ -294,44 +294,40 @@ func (s *historyStats) result(r appapi.Result, now time.Time) {
 	}
 }
 
-// recordSamples are the App API streams' lines of records_emitted_total.
-func (s *historyStats) recordSamples() []sample {
+// recordCounts are the App API streams' records written, for
+// records_emitted_total.
+func (s *historyStats) recordCounts() []metrics.StreamCount {
 	if s == nil {
 		return nil
 	}
-	var out []sample
+	var out []metrics.StreamCount
 	for _, name := range schemas.AppAPIStreams() {
-		out = append(out, sample{streamLabel(name), float64(s.records[name].Load())})
+		out = append(out, metrics.StreamCount{Stream: name, Count: s.records[name].Load()})
 	}
 	return out
 }
 
-func streamLabel(stream string) string { return fmt.Sprintf("stream=%q", stream) }
-
-// write writes the app_api_* families.
-func (s *historyStats) write(w io.Writer) {
+// snapshot returns the App API figures; nil when the App API is not read.
+func (s *historyStats) snapshot() *metrics.AppAPI {
 	if s == nil {
-		return
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var reqs, fails, skips, last []sample
+	out := &metrics.AppAPI{}
 	for _, name := range schemas.AppAPIStreams() {
 		for _, outcome := range requestOutcomes {
 			if n, ok := s.requests[[2]string{name, outcome}]; ok {
-				reqs = append(reqs, sample{fmt.Sprintf("stream=%q,outcome=%q", name, outcome), float64(n)})
+				out.Requests = append(out.Requests, metrics.Request{Stream: name, Outcome: outcome, Count: n})
 			}
 		}
-		fails = append(fails, sample{streamLabel(name), float64(s.failures[name])})
-		skips = append(skips, sample{streamLabel(name), float64(s.skips[name])})
+		out.Failures = append(out.Failures, metrics.StreamCount{Stream: name, Count: s.failures[name]})
+		out.Skipped = append(out.Skipped, metrics.StreamCount{Stream: name, Count: s.skips[name]})
 		if t, ok := s.lastSuccess[name]; ok {
-			last = append(last, sample{streamLabel(name), float64(t.UnixMilli()) / 1000})
+			out.LastSuccess = append(out.LastSuccess, metrics.StreamTime{Stream: name, At: t})
 		}
 	}
-	writeFamily(w, "app_api_requests_total", "counter", "App API HTTP requests, by stream and outcome (ok, rate_limited, client_error, server_error, transport_error); retries count.", reqs...)
-	writeFamily(w, "app_api_stream_failures_total", "counter", "Passes in which reading a stream failed (retried at the next app_api_interval).", fails...)
-	writeFamily(w, "app_api_records_skipped_total", "counter", "App API rows left out: not a JSON object, or a deselected field could not be removed.", skips...)
-	writeFamily(w, "app_api_last_success_timestamp_seconds", "gauge", "When a pass last read the stream without failing (Unix seconds).", last...)
+	return out
 }
 
 var requestOutcomes = []string{"ok", "rate_limited", "client_error", "server_error", "transport_error"}

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
@@ -141,6 +140,7 @@ func deliveriesBookmark(t *testing.T, stateValue json.RawMessage) (appapi.Delive
 // written before it; given back with --state, the next run re-reads only
 // the lookback window before it, and keeps the spool's bookmark as it was.
 func TestRunEmitsAppAPIStreams(t *testing.T) {
+	t.Parallel()
 	f := newAppFixture(t)
 	dir := t.TempDir()
 	cfg := f.config(t, dir, f.server.URL)
@@ -250,6 +250,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // TestRunAppAPIDeselected: a stream deselected in the catalog is never
 // asked for, and a deselected field leaves on no record.
 func TestRunAppAPIDeselected(t *testing.T) {
+	t.Parallel()
 	f := newAppFixture(t)
 	c, err := catalog.DiscoverFor(true)
 	if err != nil {
@@ -334,6 +335,7 @@ func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 // flow, the failure is counted in /metrics and the next pass, an
 // app_api_interval later, reads deliveries.
 func TestRunAppAPIFailureNeverStopsWebhooks(t *testing.T) {
+	t.Parallel()
 	f := newAppFixture(t)
 	for range 6 { // the first attempt and its 5 retries
 		f.server.Fail(appapitest.Fault{Path: "/v1/messages", Status: http.StatusInternalServerError})
@@ -389,27 +391,8 @@ func TestRunAppAPIFailureNeverStopsWebhooks(t *testing.T) {
 	rt.stop(t)
 }
 
-// TestMainDiscoverWithAppAPIKey: --discover lists the App API streams only
-// when app_api_key is set; a --state of either format is read back.
-func TestMainDiscoverWithAppAPIKey(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		key  string
-		want bool
-	}{{"", false}, {"k", true}} {
-		cfg := filepath.Join(dir, "c.json")
-		os.WriteFile(cfg, []byte(`{"webhook_tokens":["`+testToken+`"],"app_api_key":"`+tc.key+`","spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
-		var out, errOut bytes.Buffer
-		if code := Main(context.Background(), []string{"--config", cfg, "--discover"}, &out, &errOut); code != 0 {
-			t.Fatalf("discover: %d %s", code, errOut.String())
-		}
-		if got := strings.Contains(out.String(), `"tap_stream_id": "deliveries"`); got != tc.want {
-			t.Errorf("key %q: deliveries in the catalog = %v, want %v", tc.key, got, tc.want)
-		}
-	}
-}
-
 func TestParseStateWithAppAPIBookmarks(t *testing.T) {
+	t.Parallel()
 	line := encodeState(spoolBookmarks(Bookmark{9, "s"}), map[string]json.RawMessage{schemas.Deliveries: json.RawMessage(`{"created":1700000000}`)})
 	if want := `{"bookmarks":{"data":{"spool_offset":9,"spool_id":"s"},"deliveries":{"created":1700000000},"rejected":{"spool_offset":9,"spool_id":"s"}}}`; string(line) != want {
 		t.Fatalf("state %s, want %s", line, want)
@@ -438,6 +421,7 @@ func TestParseStateWithAppAPIBookmarks(t *testing.T) {
 // pass is done, the run writes everything, a final STATE with the
 // bookmark, and exits by itself.
 func TestRunExitAfterIdleWaitsForTheAppAPIPass(t *testing.T) {
+	t.Parallel()
 	f := newAppFixture(t)
 	g := newGate(t, f.server.URL)
 	cfg := f.config(t, t.TempDir(), g.URL)
@@ -449,13 +433,7 @@ func TestRunExitAfterIdleWaitsForTheAppAPIPass(t *testing.T) {
 	}
 	rt.recordsUntilState(t, 1)
 	// Idle for far longer than exit_after_idle by now, with the pass held.
-	deadline := time.Now().Add(10 * time.Second)
-	for g.held.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the App API was never asked")
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Until(t, "the App API to be asked", func() bool { return g.held.Load() > 0 })
 	g.release()
 	deliveries := 0
 	var last singer.Message

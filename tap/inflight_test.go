@@ -5,7 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 // TestRunInflightBudget: max_inflight_bytes reaches the receiver. A sender
@@ -13,6 +14,7 @@ import (
 // the budget (shown on /metrics); meanwhile another webhook gets 503 with
 // Retry-After, and once the slow one completes, webhooks get 200 again.
 func TestRunInflightBudget(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.MaxBodyBytes, cfg.MaxInflightBytes = 32<<10, 32<<10
 	rt := startTap(t, cfg, Bookmark{}, nil)
@@ -26,17 +28,10 @@ func TestRunInflightBudget(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /webhook/%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		testToken, len(body), body[:10<<10]) // past the 8 KiB fasthttp reads before the handler runs
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, "inflight_body_bytes 32768 while the slow body is read", func() bool {
 		m, _ := scrape(t, rt.base)
-		if m["inflight_body_bytes"] == 32<<10 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("inflight_body_bytes %v, want 32768 while the slow body is read", m["inflight_body_bytes"])
-		}
-		time.Sleep(5 * time.Millisecond) // polling /metrics, not synchronising on time
-	}
+		return m["inflight_body_bytes"] == 32<<10
+	})
 	if code := post(t, rt.url, sentEvent("over")); code != 503 {
 		t.Fatalf("webhook while the budget is held: %d, want 503", code)
 	}

@@ -6,16 +6,20 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
-// spoolInfo is what status shows of a spool directory.
-type spoolInfo struct {
-	id    string
-	stats spool.Stats
+// SpoolInfo is what `status` shows of a spool directory.
+type SpoolInfo struct {
+	ID    string
+	Stats spool.Stats
 	sp    *spool.Spool
 }
 
-// oldestAfter returns the receive time of the first record after off, or
+// Held is how many records the spool holds (emitted ones kept for
+// retention included); an upper bound, offsets may skip.
+func (i SpoolInfo) Held() uint64 { return heldRecords(i.Stats) }
+
+// OldestAfter returns the receive time of the first record after off, or
 // the zero time.
-func (i spoolInfo) oldestAfter(off uint64) time.Time {
+func (i SpoolInfo) OldestAfter(off uint64) time.Time {
 	r, err := i.sp.NewReader(off)
 	if err != nil {
 		return time.Time{}
@@ -28,13 +32,16 @@ func (i spoolInfo) oldestAfter(off uint64) time.Time {
 	return rec.ReceivedAt
 }
 
-// inspectSpool looks at a spool directory without locking or changing
+// Close releases the spool directory.
+func (i SpoolInfo) Close() error { return i.sp.Close() }
+
+// InspectSpool looks at a spool directory without locking or changing
 // it: it works beside a running receiver and load, and with neither.
-// Close info.sp.
-func inspectSpool(dir string) (spoolInfo, error) {
+// Close the info.
+func InspectSpool(dir string) (SpoolInfo, error) {
 	sp, err := spool.Inspect(spool.Options{Dir: dir})
 	if err != nil {
-		return spoolInfo{}, err
+		return SpoolInfo{}, err
 	}
-	return spoolInfo{id: sp.ID(), stats: sp.Stats(), sp: sp}, nil
+	return SpoolInfo{ID: sp.ID(), Stats: sp.Stats(), sp: sp}, nil
 }

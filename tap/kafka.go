@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +12,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
 )
 
@@ -29,7 +29,7 @@ func serveKafka(ctx context.Context, o Options) error {
 	}
 	// Closed after the receiver has answered every webhook it accepted.
 	defer producer.Close()
-	m := &metrics{now: time.Now, producer: producer}
+	m := &figures{now: time.Now, producer: producer}
 	rr, err := startReceiver(ctx, cfg, store, o, m)
 	if err != nil {
 		return err
@@ -71,19 +71,15 @@ func kafkaProduceTimeout(cfg Config) time.Duration {
 	return kafkaspool.DefaultProduceTimeout
 }
 
-// writeProducerMetrics exposes the produce counters and latency.
-func writeProducerMetrics(w io.Writer, p *kafkaspool.Producer) {
+// producerFigures returns the produce counters and latency.
+func producerFigures(p *kafkaspool.Producer) *metrics.Producer {
 	st := p.Stats()
-	writeFamily(w, "kafka_produce_total", "counter", "Webhooks produced to Kafka, by result: acked (acks=all), failed (answered 503; timeouts included).",
-		sample{`result="acked"`, float64(st.Acked)}, sample{`result="failed"`, float64(st.Failed)})
-	writeFamily(w, "kafka_produce_timeouts_total", "counter", "Produces not acknowledged within kafka_produce_timeout (answered 503).",
-		sample{value: float64(st.Timeouts)})
 	cum, count, sum := p.Latency().Snapshot()
-	h := histogram{counts: cum, count: count, sum: sum.Seconds()}
+	h := metrics.Histogram{Counts: cum, Count: count, Sum: sum.Seconds()}
 	for _, b := range kafkaspool.LatencyBuckets {
-		h.bounds = append(h.bounds, b.Seconds())
+		h.Bounds = append(h.Bounds, b.Seconds())
 	}
-	writeHistogram(w, "kafka_produce_duration_seconds", "Time from a webhook's produce to the cluster's acknowledgement (acknowledged produces only).", h)
+	return &metrics.Producer{Acked: st.Acked, Failed: st.Failed, Timeouts: st.Timeouts, Latency: h}
 }
 
 // kafkaDrainStall bounds how long the drain at shutdown waits for a record
@@ -127,7 +123,7 @@ func runKafka(ctx context.Context, o Options) error {
 		}
 	}
 	src := &kafkaSource{r: reader}
-	em, err := newEmitter(singer.NewWriter(o.Stdout), o.Selection, "", 0, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	em, err := newEmitter(singer.NewWriter(o.Stdout), o.Selection, "", 0, cfg.StateInterval, time.Now, o.Log.With().Str("component", "emitter").Logger())
 	if err != nil {
 		return err
 	}
@@ -140,7 +136,7 @@ func runKafka(ctx context.Context, o Options) error {
 		return map[string]json.RawMessage{schemas.Data: raw}
 	}
 	em.keepWithheld = func(id string, body []byte) error { return keepWithheld(cfg.SpoolDir, id, body) }
-	m := &metrics{now: time.Now, producer: producer, em: em}
+	m := &figures{now: time.Now, producer: producer, em: em}
 	hist, err := startHistory(ctx, o, em, m)
 	if err != nil {
 		return err
@@ -168,8 +164,7 @@ func runKafka(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	em.wroteState = false // always a final STATE, with every owned partition
-	if err := em.writeState(); err != nil {
+	if err := em.finalState(true); err != nil { // with every owned partition
 		return err
 	}
 	o.Log.Info().Interface("offsets", reader.Position().Offsets).Uint64("data", em.dataCount.Load()).

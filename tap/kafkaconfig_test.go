@@ -1,10 +1,6 @@
 package tap
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +8,7 @@ import (
 )
 
 func TestKafkaConfigDecodes(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{EnvPrefix + "KAFKA_PARTITIONS": "2,3", EnvPrefix + "KAFKA_TLS": "true"}
 	cfg, err := LoadConfig(strings.NewReader(`{"webhook_tokens":["`+testToken+`"],"spool":"kafka",
 		"kafka_brokers":["a:9092","b:9092"],"kafka_produce_timeout":"2s","kafka_sasl_mechanism":"SCRAM-SHA-512",
@@ -33,6 +30,7 @@ func TestKafkaConfigDecodes(t *testing.T) {
 }
 
 func TestKafkaConfigErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
 	const kafka = `"spool":"kafka","kafka_brokers":["a:9092"],`
 	tests := []struct{ name, config, want string }{
 		{"unknown spool", `"spool":"s3"`, `spool: "s3" is neither`},
@@ -56,30 +54,6 @@ func TestKafkaConfigErrorsNameTheKey(t *testing.T) {
 			_, err := LoadConfig(strings.NewReader(config), noEnv)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
-
-// TestMainRefusesKafkaContradictions: kafka_* keys without spool "kafka",
-// and a one-process run without a token, exit 2 naming the key before
-// contacting any cluster.
-func TestMainRefusesKafkaContradictions(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct{ name, config, want string }{
-		{"one process without token", `{"listen":"127.0.0.1:0","spool":"kafka","kafka_brokers":["127.0.0.1:1"]}`,
-			`webhook_tokens`},
-		{"kafka key on disk", `{"listen":"","kafka_brokers":["127.0.0.1:1"]}`, `kafka_brokers: has no effect without spool "kafka"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
-			if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			var out, errOut bytes.Buffer
-			if code := Main(context.Background(), []string{"--config", path}, &out, &errOut); code != exitUsage ||
-				!strings.Contains(errOut.String(), tc.want) || out.Len() != 0 {
-				t.Fatalf("exit %d stdout %q stderr %q; want 2 and %q", code, out.String(), errOut.String(), tc.want)
 			}
 		})
 	}

@@ -46,6 +46,7 @@ var hostileBodies = []string{
 // string in it, names too, is a PostgreSQL text: what pipelinewise's
 // target-postgres and ours insert. PostgreSQL itself is the judge.
 func TestIntegrationEmittedLinesLoadInPostgres(t *testing.T) {
+	t.Parallel()
 	psql, dsn := throwawayPostgres(t)
 	bodies := hostileBodies
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "payloads", "*.json"))

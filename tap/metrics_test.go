@@ -1,11 +1,15 @@
 package tap
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 )
 
 func scrape(t *testing.T, base string) (map[string]float64, string) {
@@ -19,22 +23,33 @@ func scrape(t *testing.T, base string) (map[string]float64, string) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /metrics: %d", resp.StatusCode)
 	}
-	samples, _ := parseExposition(string(body))
+	return parseExposition(t, string(body)), string(body)
+}
+
+// parseExposition reads the sample lines of a Prometheus text exposition
+// into name{labels} (without the prefix) -> value.
+func parseExposition(t *testing.T, text string) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
-	for _, s := range samples {
-		key := strings.TrimPrefix(s.name, metricPrefix)
-		if s.labels != "" {
-			key += "{" + s.labels + "}"
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
-		out[key] = s.value
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("not a sample line: %q", line)
+		}
+		out[strings.TrimPrefix(line[:i], metrics.Prefix)] = v
 	}
-	return out, string(body)
+	return out
 }
 
 // TestMetrics: /metrics counts requests by code, spool records, emitted
 // records per stream, rejected bodies and the backlog, in the Prometheus
 // text format with HELP and TYPE for every family.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
 	waitReady(t, rt.base)
 	post(t, rt.url, sentEvent("m1"))
@@ -102,6 +117,7 @@ func TestMetrics(t *testing.T) {
 // spool took count as accepted with their time, and ones it refused (503)
 // as refused.
 func TestMetricsPerToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.SpoolMaxBytes = 64 << 10 // far below what LoadConfig accepts: the spool fills at once
 	rt := startTap(t, cfg, Bookmark{}, nil)
@@ -162,6 +178,7 @@ func TestMetricsPerToken(t *testing.T) {
 // empty state leaves everything unloaded as far as the tap knows; the next
 // run, from the target's state, moves loaded_offset and the age drops to 0.
 func TestMetricsLoadedOffset(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	base := startServe(t, cfg)
 	waitReady(t, base)
@@ -188,6 +205,7 @@ func TestMetricsLoadedOffset(t *testing.T) {
 // count per token and code (every token has its series at 0 from the
 // start): a missing signature 401, a GET 405, an oversized body 413.
 func TestMetricsRefusalsPerToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.SigningKeys = []string{"signing-key-for-this-test"}
 	cfg.MaxBodyBytes = 1 << 10
@@ -224,6 +242,56 @@ func TestMetricsRefusalsPerToken(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("webhook_refusals_total{%s} = %v; want %v (all: %v)", k, got[k], v, got)
 		}
+	}
+	rt.stop(t)
+}
+
+// TestMetricsJSONIsTheSameSnapshot: GET /metrics asked for JSON answers
+// the figures the text is written from (what `status` reads); the text
+// stays what a scraper gets without asking.
+func TestMetricsJSONIsTheSameSnapshot(t *testing.T) {
+	t.Parallel()
+	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
+	waitReady(t, rt.base)
+	post(t, rt.url, sentEvent("j1"))
+	post(t, rt.url, `not json`)
+	rt.recordsUntilState(t, 2)
+
+	req, err := http.NewRequest(http.MethodGet, rt.base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/json" {
+		t.Fatalf("GET /metrics asking for JSON: %d %q", resp.StatusCode, ct)
+	}
+	var snap metrics.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	var fromJSON strings.Builder
+	snap.WriteText(&fromJSON)
+	fromText, text := scrape(t, rt.base)
+	if !strings.HasPrefix(text, "# HELP ") {
+		t.Fatalf("/metrics without asking is not the text exposition:\n%s", text)
+	}
+	got := parseExposition(t, fromJSON.String())
+	for key, want := range fromText {
+		// The scrape itself is one more 200; ages move between the two requests.
+		if key == `http_requests_total{code="200"}` || strings.Contains(key, "age_seconds") {
+			continue
+		}
+		if got[key] != want {
+			t.Errorf("%s: %v in JSON, %v in the text", key, got[key], want)
+		}
+	}
+	if len(got) != len(fromText) || got[`records_emitted_total{stream="rejected"}`] != 1 || got["emitted_offset"] != 2 {
+		t.Errorf("JSON has %d series, the text %d: %v", len(got), len(fromText), got)
 	}
 	rt.stop(t)
 }

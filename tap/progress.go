@@ -13,7 +13,8 @@ import (
 // never fsynced, never used to decide what to emit (--state does that).
 const progressFileName = "emitted.json"
 
-type progress struct {
+// Progress is what the emitting process published of how far it got.
+type Progress struct {
 	SpoolID string `json:"spool_id"`
 	Offset  uint64 `json:"spool_offset"`
 	// Loaded is the offset of the --state the run started from: what the
@@ -24,7 +25,7 @@ type progress struct {
 	Updated time.Time `json:"updated"`
 }
 
-func writeProgress(dir string, p progress) error {
+func writeProgress(dir string, p Progress) error {
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -40,16 +41,16 @@ func writeProgress(dir string, p progress) error {
 	return nil
 }
 
-// readProgress returns the progress published in dir for the spool with
+// ReadProgress returns the progress published in dir for the spool with
 // id spoolID; ok is false when there is none (or it is another spool's).
-func readProgress(dir, spoolID string) (progress, bool) {
+func ReadProgress(dir, spoolID string) (Progress, bool) {
 	raw, err := os.ReadFile(filepath.Join(dir, progressFileName))
 	if err != nil {
-		return progress{}, false
+		return Progress{}, false
 	}
-	var p progress
+	var p Progress
 	if json.Unmarshal(raw, &p) != nil || p.SpoolID != spoolID {
-		return progress{}, false
+		return Progress{}, false
 	}
 	return p, true
 }

@@ -49,6 +49,7 @@ func readyz(t *testing.T, base string) int {
 // (spool_max_bytes reached) and 200 again once a write succeeds, over real
 // HTTP on a real spool directory.
 func TestReadyzFollowsSpoolWritability(t *testing.T) {
+	t.Parallel()
 	const limit = 64 << 10
 	big := sentEvent("big") + strings.Repeat(" ", 40<<10) // JSON allows trailing white space
 	for _, mode := range []string{"run", "serve"} {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestRetainedRelease(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	// Four segments of 100 bytes: offsets 1-10, 11-20, 21-30, 31- (active).
@@ -74,6 +75,7 @@ func segmentCount(t *testing.T, dir string) int {
 // the emitted segments, and a run with no state emits everything again (a
 // new warehouse refills); once past the retention (age or bytes), they go.
 func TestRetentionAndReplay(t *testing.T) {
+	t.Parallel()
 	for _, bound := range []string{"age", "bytes"} {
 		t.Run(bound, func(t *testing.T) {
 			dir := t.TempDir()

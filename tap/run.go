@@ -9,13 +9,14 @@
 // record that target had not committed: at least once, and exactly one
 // row per event_id with an upserting target.
 //
-// Modes: the Singer mode with a server receives and emits in one process;
-// `serve` only receives (the spool's writer) while Singer runs with
-// "listen": "" only emit (its reader), so a scheduler can load every
-// minute beside a receiver that stays up. `token` manages the token file
-// and `status` describes a spool directory and a running server. With
-// spool "kafka" (kafka.go) the same three modes run on a Kafka topic: the
-// receiver produces to it, the emitter reads its partitions.
+// Modes: Run with a server receives and emits in one process; Serve
+// (`serve`) only receives (the spool's writer) while Run with "listen": ""
+// only emits (its reader), so a scheduler can load every minute beside a
+// receiver that stays up. With spool "kafka" (kafka.go) the same three
+// modes run on a Kafka topic: the receiver produces to it, the emitter
+// reads its partitions. The command line that picks a mode is package
+// cli's; the token file is package tokenfile's; /metrics is written from
+// a metrics.Snapshot that figures.go gathers.
 //
 // History: with app_api_key, a run also emits the App API streams
 // (deliveries, campaigns, ...): a reader goroutine (history.go) hands their
@@ -43,6 +44,7 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/tokenfile"
 )
 
 // Options are the inputs of Run.
@@ -104,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("releasing emitted spool segments: %w", err)
 	}
 	w := singer.NewWriter(o.Stdout)
-	em, err := newEmitter(w, o.Selection, sp.ID(), start, cfg.StateInterval, o.Log.With().Str("component", "emitter").Logger())
+	em, err := newEmitter(w, o.Selection, sp.ID(), start, cfg.StateInterval, time.Now, o.Log.With().Str("component", "emitter").Logger())
 	if err != nil {
 		return err
 	}
@@ -116,12 +118,12 @@ func Run(ctx context.Context, o Options) error {
 	defer reader.Close()
 
 	em.onState = func(off uint64) {
-		if err := writeProgress(sp.Dir(), progress{SpoolID: sp.ID(), Offset: off, Loaded: start, Updated: time.Now().UTC()}); err != nil {
+		if err := writeProgress(sp.Dir(), Progress{SpoolID: sp.ID(), Offset: off, Loaded: start, Updated: time.Now().UTC()}); err != nil {
 			o.Log.Debug().Err(err).Msg("publishing progress")
 		}
 	}
 	em.onState(start) // what the target had loaded is known from the start
-	m := &metrics{now: time.Now, sp: sp, em: em, emitted: func() (uint64, bool) { return em.handled.Load(), true }}
+	m := &figures{now: time.Now, sp: sp, em: em, emitted: func() (uint64, bool) { return em.handled.Load(), true }}
 	// The App API is read in its own goroutine: webhooks are answered and
 	// emitted whatever it does.
 	hist, err := startHistory(ctx, o, em, m)
@@ -165,7 +167,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := em.writeState(); err != nil {
+	if err := em.finalState(false); err != nil {
 		return err
 	}
 	o.Log.Info().Uint64("offset", em.emitted).Uint64("data", em.dataCount.Load()).Uint64("rejected", em.rejectedCount.Load()).Msg("stopped")
@@ -236,11 +238,11 @@ func (r *runningReceiver) errs() <-chan error {
 // startReceiver starts the HTTP server unless listen is "", and the
 // watcher that reloads the token file. Both the one-process mode (Run) and
 // serve start their receiver here.
-func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Options, m *metrics) (*runningReceiver, error) {
+func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Options, m *figures) (*runningReceiver, error) {
 	if cfg.Listen == "" && o.Listener == nil {
 		return nil, nil
 	}
-	tokens, err := checkTokens(cfg)
+	tokens, err := CheckTokens(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +257,8 @@ func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Optio
 		Ready:        store.ready, // /readyz: 503 while the spool refuses writes
 		// Zero takes the receiver's default.
 		AppendTimeout: store.appendTimeout,
-		Metrics:       m.write,
+		Metrics:       m.writeText,
+		MetricsJSON:   m.writeJSON,
 		Log:           o.Log,
 		// Checked in config.go to be at least max_body_bytes.
 		MaxInflightBytes: int(cfg.MaxInflightBytes),
@@ -280,7 +283,7 @@ func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Optio
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		watchTokens(watchCtx, cfg, tokenPtr, poll, o.Log.With().Str("component", "tokens").Logger())
+		tokenfile.Watch(watchCtx, cfg.SpoolDir, cfg.WebhookTokens, tokenPtr, poll, o.Log.With().Str("component", "tokens").Logger())
 	}()
 	go func() {
 		defer wg.Done()
@@ -292,6 +295,20 @@ func startReceiver(ctx context.Context, cfg Config, store receiverStore, o Optio
 		o.OnListen(ln.Addr())
 	}
 	return r, nil
+}
+
+// CheckTokens is the start-up rule for a process that runs the server:
+// webhook_tokens may be empty when the token file holds a token, but some
+// token must exist. Its error names the key (exit 2).
+func CheckTokens(cfg Config) (*auth.TokenSet, error) {
+	set, err := tokenfile.Union(cfg.SpoolDir, cfg.WebhookTokens)
+	if err != nil {
+		return nil, &ConfigError{Key: "webhook_tokens", Err: err}
+	}
+	if len(set.IDs()) == 0 {
+		return nil, &ConfigError{Key: "webhook_tokens", Err: fmt.Errorf("required: configure at least one token, or create one with `%s token new --config ...`", Name)}
+	}
+	return set, nil
 }
 
 // recordSource is what the emit loop reads: the disk spool's reader, or
@@ -316,12 +333,12 @@ func (diskSource) caughtUp() bool { return true }
 // has been idle for idle (when > 0), it has caught up (untilCaughtUp), or
 // an error. It returns nil but on errors.
 func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Duration, untilCaughtUp bool, serveErr <-chan error, log zerolog.Logger) error {
-	lastActivity := time.Now()
+	em.timer.active()
 	for {
 		if took, err := em.writeHistory(); err != nil {
 			return err
 		} else if took {
-			lastActivity = time.Now()
+			em.timer.active()
 		}
 		rec, ok, err := r.TryNext()
 		if err != nil {
@@ -331,7 +348,7 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 			if err := em.emit(rec); err != nil {
 				return err
 			}
-			lastActivity = time.Now()
+			em.timer.active()
 			continue
 		}
 		// A run that ends by itself waits for the App API pass under way.
@@ -341,11 +358,9 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 		}
 		// Caught up: let the target see what was written, and cover it
 		// with a STATE as soon as state_interval allows.
-		wait := time.Hour
-		if em.statePending() {
-			if due := em.lastState.Add(em.interval); time.Now().Before(due) {
-				wait = time.Until(due)
-			} else if err := em.writeState(); err != nil {
+		writeNow, wait := em.timer.whenCaughtUp(em.statePending())
+		if writeNow {
+			if err := em.writeState(); err != nil {
 				return err
 			}
 		}
@@ -361,12 +376,12 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 		default:
 		}
 		if idle > 0 && !historyBusy {
-			untilIdle := time.Until(lastActivity.Add(idle))
-			if untilIdle <= 0 {
+			idleNow, left := em.timer.untilIdle(idle)
+			if idleNow {
 				log.Info().Dur("exit_after_idle", idle).Msg("idle: exiting")
 				return nil
 			}
-			wait = min(wait, untilIdle)
+			wait = min(wait, left)
 		}
 		waitCtx, cancel := em.historyWait(ctx, wait, historyBusy)
 		rec, err = r.Next(waitCtx)
@@ -376,7 +391,7 @@ func emitLoop(ctx context.Context, em *emitter, r recordSource, idle time.Durati
 			if err := em.emit(rec); err != nil {
 				return err
 			}
-			lastActivity = time.Now()
+			em.timer.active()
 		case ctx.Err() != nil:
 			return nil // shutting down
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -155,6 +153,7 @@ func sentEvent(id string) string {
 }
 
 func TestRunEmitsAcknowledgedWebhooks(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, nil)
 	waitReady(t, rt.base)
 	for _, id := range []string{"e1", "e2", "e3"} {
@@ -176,6 +175,7 @@ func TestRunEmitsAcknowledgedWebhooks(t *testing.T) {
 // TestRunResumesAfterState: records at or before the --state offset are
 // not emitted again; later ones are, after a restart on the same spool.
 func TestRunResumesAfterState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
 	waitReady(t, rt.base)
@@ -207,20 +207,18 @@ func TestRunResumesAfterState(t *testing.T) {
 
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	poll.Until(t, base+"/readyz to answer 200", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond) // polling, not synchronisation by sleep
-	}
-	t.Fatal("tap not ready within 10s")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func TestRunExitAfterIdle(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
 	cfg.ExitAfterIdle = 200 * time.Millisecond
 	var out bytes.Buffer
@@ -242,6 +240,7 @@ func TestRunExitAfterIdle(t *testing.T) {
 // TestRunOnlyEmitsWhenListenEmpty: with listen "" no server starts; what
 // the spool holds is emitted and the tap exits once idle.
 func TestRunOnlyEmitsWhenListenEmpty(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := startTap(t, testConfig(t, dir), Bookmark{}, nil)
 	waitReady(t, rt.base)
@@ -276,6 +275,7 @@ func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write |1: b
 // TestRunStopsWhenStdoutBreaks: once the target is gone, the tap stops
 // acknowledging (the spool keeps what was acknowledged) and fails.
 func TestRunStopsWhenStdoutBreaks(t *testing.T) {
+	t.Parallel()
 	rt := startTap(t, testConfig(t, t.TempDir()), Bookmark{}, brokenPipe{})
 	waitReady(t, rt.base)
 	if code := post(t, rt.url, sentEvent("p1")); code != 200 {
@@ -294,76 +294,6 @@ func TestRunStopsWhenStdoutBreaks(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
 			t.Fatal("webhook acknowledged after stdout broke")
-		}
-	}
-}
-
-func TestMainExitCodes(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.json")
-	os.WriteFile(good, []byte(`{"listen":"127.0.0.1:0","exit_after_idle":"1s","webhook_tokens":["`+testToken+`"],"spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
-	notJSON := filepath.Join(dir, "not.json")
-	os.WriteFile(notJSON, []byte("{oops"), 0o600)
-	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"webhook_tokens":["`+testToken+`"],"signing_key":"x"}`), 0o600)
-	twice := filepath.Join(dir, "twice.json")
-	os.WriteFile(twice, []byte(`{"webhook_tokens":["`+testToken+`"],"signing_keys":["k"],"signing_keys":[]}`), 0o600)
-	contradicting := filepath.Join(dir, "contradicting.json")
-	os.WriteFile(contradicting, []byte(`{"webhook_tokens":["`+testToken+`"],"max_inflight_bytes":1000}`), 0o600)
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		stdout   string
-		stderr   string
-		jsonLine bool
-	}{
-		{"version", []string{"--version"}, 0, "tap-customerio-webhook", "", false},
-		{"about json", []string{"--about", "--format", "json"}, 0, `"capabilities"`, "", false},
-		{"about markdown", []string{"--about", "--format=markdown"}, 0, "| `webhook_tokens` |", "", false},
-		{"about bad format", []string{"--about", "--format", "xml"}, 2, "", "--format", false},
-		{"no config", []string{}, 2, "", "--config is required", false},
-		{"unknown key", []string{"--config", bad}, 2, "", "signing_key: unknown key", false},
-		{"key set twice", []string{"--config", twice}, 2, "", "signing_keys: set more than once", false},
-		{"serve: key set twice", []string{"serve", "--config", twice}, 2, "", "signing_keys: set more than once", false},
-		{"token: contradiction", []string{"token", "list", "--config", contradicting}, 2, "", "max_inflight_bytes: 1000 is less than max_body_bytes", false},
-		{"missing file", []string{"--config", filepath.Join(dir, "nope.json")}, 2, "", "no such file", false},
-		{"unknown flag", []string{"--bogus"}, 2, "", "bogus", false},
-		{"discover", []string{"--config", good, "--discover"}, 0, `"tap_stream_id": "rejected"`, "", false},
-		{"bad state", []string{"--config", good, "--state", notJSON}, 2, "", "--state", false},
-		{"bad catalog", []string{"--config", good, "--catalog", notJSON}, 2, "", "--catalog", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := Main(context.Background(), tc.args, &out, &errOut)
-			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errOut.String(), tc.stderr) {
-				t.Fatalf("code %d stdout %q stderr %q; want %d, %q, %q", code, out.String(), errOut.String(), tc.code, tc.stdout, tc.stderr)
-			}
-		})
-	}
-}
-
-// TestMainDiscoverIsTheCatalog: --discover output parses as a catalog the
-// tap accepts back with --catalog.
-func TestMainDiscoverIsTheCatalog(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "c.json")
-	os.WriteFile(cfgPath, []byte(`{"webhook_tokens":["`+testToken+`"],"listen":"","exit_after_idle":"10ms","spool_dir":"`+filepath.Join(dir, "spool")+`"}`), 0o600)
-	var out, errOut bytes.Buffer
-	if code := Main(context.Background(), []string{"--config", cfgPath, "--discover"}, &out, &errOut); code != 0 {
-		t.Fatalf("discover: %d %s", code, errOut.String())
-	}
-	catPath := filepath.Join(dir, "catalog.json")
-	os.WriteFile(catPath, out.Bytes(), 0o600)
-	out.Reset()
-	if code := Main(context.Background(), []string{"--config", cfgPath, "--properties", catPath}, &out, &errOut); code != 0 {
-		t.Fatalf("sync with catalog: %d %s", code, errOut.String())
-	}
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if !strings.HasPrefix(sc.Text(), `{"type":"STATE"`) {
-			t.Fatalf("unexpected line %s", sc.Text())
 		}
 	}
 }

@@ -2,14 +2,13 @@ package tap
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
 )
 
@@ -58,38 +57,33 @@ func (a countingAppender) Append(ctx context.Context, body []byte, tokenID strin
 	return off, err
 }
 
-// tokenSample is one token's figures, for /metrics and status.
-type tokenSample struct {
-	id                string
-	accepted, refused uint64
-	lastAccepted      time.Time // zero when none since start
-}
-
 // snapshot returns the figures of every token in ids (the tokens accepted
 // now, so each has a series from the start, at 0) and of any other token
 // that was counted since, sorted by id.
-func (s *tokenStats) snapshot(ids []string) []tokenSample {
+func (s *tokenStats) snapshot(ids []string) []metrics.Token {
 	for _, id := range ids {
 		s.counts(id)
 	}
-	var out []tokenSample
+	now := s.now()
+	var out []metrics.Token
 	s.byID.Range(func(k, v any) bool {
-		c := v.(*tokenCounts)                                                                     //nolint:forcetypeassert // only *tokenCounts is stored
-		ts := tokenSample{id: k.(string), accepted: c.accepted.Load(), refused: c.refused.Load()} //nolint:forcetypeassert // keys are strings
+		c := v.(*tokenCounts)                                                                           //nolint:forcetypeassert // only *tokenCounts is stored
+		t := metrics.Token{ID: k.(string), Accepted: c.accepted.Load(), SpoolRefused: c.refused.Load()} //nolint:forcetypeassert // keys are strings
 		if ns := c.lastAccepted.Load(); ns != 0 {
-			ts.lastAccepted = time.Unix(0, ns)
+			at := time.Unix(0, ns)
+			t.LastAccepted, t.LastAcceptedAge = &at, max(0, now.Sub(at).Seconds())
 		}
-		out = append(out, ts)
+		out = append(out, t)
 		return true
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// writeRefusals writes webhook_refusals_total: for every token in ids (at 0
-// from the start) and any other refused since, the webhooks refused by
-// status code ("other" for codes beyond 401, 405, 413 and 503).
-func writeRefusals(w io.Writer, ids []string, refused map[string]map[int]uint64) {
+// refusals returns, for every token in ids (at 0 from the start) and any
+// other refused since, the webhooks refused by status code (the
+// receiver's code 0 is "other": beyond 401, 405, 413 and 503).
+func refusals(ids []string, refused map[string]map[int]uint64) []metrics.Refusals {
 	all := map[string]bool{}
 	for _, id := range ids {
 		all[id] = true
@@ -102,34 +96,17 @@ func writeRefusals(w io.Writer, ids []string, refused map[string]map[int]uint64)
 		sorted = append(sorted, id)
 	}
 	sort.Strings(sorted)
-	var samples []sample
+	out := make([]metrics.Refusals, 0, len(sorted))
 	for _, id := range sorted {
+		byCode := map[string]uint64{}
 		for _, code := range []int{401, 405, 413, 503, 0} {
 			label := strconv.Itoa(code)
 			if code == 0 {
 				label = "other"
 			}
-			samples = append(samples, sample{fmt.Sprintf("token_id=%q,code=%q", id, label), float64(refused[id][code])})
+			byCode[label] = refused[id][code]
 		}
+		out = append(out, metrics.Refusals{TokenID: id, ByCode: byCode})
 	}
-	writeFamily(w, "webhook_refusals_total", "counter", "Webhooks with a known token that were refused, by token id and status code.", samples...)
-}
-
-// write writes the per-token families of /metrics.
-func (s *tokenStats) write(w io.Writer, ids []string) {
-	samples := s.snapshot(ids)
-	var accepted, refused, last, age []sample
-	for _, ts := range samples {
-		label := fmt.Sprintf("token_id=%q", ts.id)
-		accepted = append(accepted, sample{label, float64(ts.accepted)})
-		refused = append(refused, sample{label, float64(ts.refused)})
-		if !ts.lastAccepted.IsZero() {
-			last = append(last, sample{label, float64(ts.lastAccepted.UnixNano()) / 1e9})
-			age = append(age, sample{label, max(0, s.now().Sub(ts.lastAccepted).Seconds())})
-		}
-	}
-	writeFamily(w, "webhooks_accepted_total", "counter", "Webhooks written to the spool and answered 200, by token id.", accepted...)
-	writeFamily(w, "webhooks_spool_refused_total", "counter", "Webhooks with a good token the spool could not take (answered 503), by token id.", refused...)
-	writeFamily(w, "webhook_last_accepted_timestamp_seconds", "gauge", "When the last webhook of each token was answered 200 (since this process started).", last...)
-	writeFamily(w, "webhook_last_accepted_age_seconds", "gauge", "Seconds since the last webhook of each token was answered 200 (since this process started).", age...)
+	return out
 }

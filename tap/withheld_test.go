@@ -16,6 +16,7 @@ import (
 // stay in spool_dir/withheld under its rejection_id, even after a restart
 // from the state has released the segment that held it.
 func TestRunKeepsWithheldBody(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sel := deselect(t, "data/properties/data/properties/recipient")
 	rt := startTapWith(t, testConfig(t, dir), Bookmark{}, sel, nil)

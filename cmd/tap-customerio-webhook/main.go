@@ -5,12 +5,12 @@ package main
 import (
 	"os"
 
-	"github.com/cio-singer/tap-customerio-webhook/tap"
+	"github.com/cio-singer/tap-customerio-webhook/tap/cli"
 )
 
 func main() {
-	ctx, stop := tap.SignalContext()
-	code := tap.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	ctx, stop := cli.SignalContext()
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

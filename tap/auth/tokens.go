@@ -26,9 +26,9 @@ import (
 // a random generator carry far more entropy than anyone can guess over HTTP.
 const MinTokenLength = 32
 
-// hashedPrefix marks a configured token given as the hex SHA-256 of the
+// HashedPrefix marks a configured token given as the hex SHA-256 of the
 // real token, so the config file need not hold the secret itself.
-const hashedPrefix = "sha256:"
+const HashedPrefix = "sha256:"
 
 // idContext separates token ids from any other use of the token hash.
 const idContext = "tap-customerio-webhook token id:"
@@ -100,18 +100,11 @@ func ParseTokens(entries []string) (*TokenSet, error) {
 // errors describe the problem without quoting the entry.
 func parseToken(entry string) ([sha256.Size]byte, error) {
 	var hash [sha256.Size]byte
-	if rest, ok := strings.CutPrefix(entry, hashedPrefix); ok {
-		if len(rest) != hex.EncodedLen(sha256.Size) {
-			return hash, fmt.Errorf("%s form needs %d hex digits, got %d characters",
-				hashedPrefix, hex.EncodedLen(sha256.Size), len(rest))
-		}
-		if _, err := hex.Decode(hash[:], []byte(rest)); err != nil {
-			return hash, errors.New(hashedPrefix + " form holds a character that is not a hex digit")
-		}
-		return hash, nil
+	if rest, ok := strings.CutPrefix(entry, HashedPrefix); ok {
+		return decodeHash(rest)
 	}
 	if n := len(entry); n < MinTokenLength {
-		return hash, fmt.Errorf("token has %d characters, need at least %d (or %s<hex>)", n, MinTokenLength, hashedPrefix)
+		return hash, fmt.Errorf("token has %d characters, need at least %d (or %s<hex>)", n, MinTokenLength, HashedPrefix)
 	}
 	for i := 0; i < len(entry); i++ {
 		if !pathSafe(entry[i]) {
@@ -119,6 +112,46 @@ func parseToken(entry string) ([sha256.Size]byte, error) {
 		}
 	}
 	return sha256.Sum256([]byte(entry)), nil
+}
+
+// decodeHash decodes the hex SHA-256 of a token; its errors never quote it.
+func decodeHash(hexHash string) ([sha256.Size]byte, error) {
+	var hash [sha256.Size]byte
+	if len(hexHash) != hex.EncodedLen(sha256.Size) {
+		return hash, fmt.Errorf("%s form needs %d hex digits, got %d characters",
+			HashedPrefix, hex.EncodedLen(sha256.Size), len(hexHash))
+	}
+	if _, err := hex.Decode(hash[:], []byte(hexHash)); err != nil {
+		return hash, errors.New(HashedPrefix + " form holds a character that is not a hex digit")
+	}
+	return hash, nil
+}
+
+// ValidHash reports whether hexHash is the hex SHA-256 of a token, as the
+// part after [HashedPrefix] must be.
+func ValidHash(hexHash string) bool {
+	_, err := decodeHash(hexHash)
+	return err == nil
+}
+
+// HashToken returns the hex SHA-256 of a plain token: what is kept
+// instead of it.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// HashedEntry returns the entry "sha256:<hex>" for a token's hex SHA-256,
+// in lower case, so that one token has one entry.
+func HashedEntry(hexHash string) string { return HashedPrefix + strings.ToLower(hexHash) }
+
+// CanonicalEntry returns the hashed entry of a webhook_tokens entry, plain
+// or hashed, so that a token configured both ways counts once.
+func CanonicalEntry(entry string) string {
+	if rest, ok := strings.CutPrefix(entry, HashedPrefix); ok {
+		return HashedEntry(rest)
+	}
+	return HashedEntry(HashToken(entry))
 }
 
 // pathSafe reports whether c can appear in a path segment unescaped and

@@ -192,3 +192,27 @@ func TestTokenSet_NilMatchesNothing(t *testing.T) {
 		t.Fatalf("nil set IDs() = %q", ids)
 	}
 }
+
+// TestTokenFormat: the sha256: form is one per token: a plain token and
+// its hash in either case give the same entry and the same id.
+func TestTokenFormat(t *testing.T) {
+	t.Parallel()
+	entry := CanonicalEntry(tokenA)
+	if entry != hashed(tokenA) || CanonicalEntry(strings.ToUpper(entry[len(HashedPrefix):])) == entry {
+		t.Fatalf("CanonicalEntry(plain) = %q; want %q", entry, hashed(tokenA))
+	}
+	if got := CanonicalEntry(HashedPrefix + strings.ToUpper(HashToken(tokenA))); got != entry {
+		t.Fatalf("upper-case hash: %q; want %q", got, entry)
+	}
+	if !ValidHash(HashToken(tokenA)) || ValidHash("abcd") || ValidHash(strings.Repeat("zz", 32)) {
+		t.Fatal("ValidHash accepts what ParseTokens refuses, or the reverse")
+	}
+	plain, err := ParseTokens([]string{tokenA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromHash, err := ParseTokens([]string{HashedEntry(HashToken(tokenA))})
+	if err != nil || plain.IDs()[0] != fromHash.IDs()[0] {
+		t.Fatalf("ids %v and %v (%v); want the same", plain.IDs(), fromHash.IDs(), err)
+	}
+}

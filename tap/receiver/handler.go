@@ -19,6 +19,7 @@ const (
 	headerRetry   = "Retry-After"
 	// contentTypeMetrics is the Prometheus text exposition format 0.0.4.
 	contentTypeMetrics = "text/plain; version=0.0.4; charset=utf-8"
+	contentTypeJSON    = "application/json"
 )
 
 // route dispatches one request by path. Anything unknown is 404.
@@ -224,6 +225,11 @@ func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set(headerAllow, "GET, HEAD")
 		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	if s.cfg.MetricsJSON != nil && bytes.Contains(ctx.Request.Header.Peek("Accept"), []byte(contentTypeJSON)) {
+		ctx.SetContentType(contentTypeJSON)
+		s.cfg.MetricsJSON(ctx)
 		return
 	}
 	ctx.SetContentType(contentTypeMetrics)

@@ -106,6 +106,10 @@ type Config struct {
 	// GET /metrics (use [Server.Counts] for the request counters). It is
 	// called concurrently. Without it /metrics is 404.
 	Metrics func(w io.Writer)
+	// MetricsJSON, when set, writes the same figures as JSON, answered on
+	// GET /metrics to a request that accepts application/json (`status`
+	// asks for it; Prometheus never does). It is called concurrently.
+	MetricsJSON func(w io.Writer)
 	// Log receives request and server logs; never tokens or bodies.
 	Log zerolog.Logger
 

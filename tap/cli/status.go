@@ -1,7 +1,8 @@
-package tap
+package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -14,14 +15,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/tap"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
+	"github.com/cio-singer/tap-customerio-webhook/tap/tokenfile"
 )
 
 // mainStatus prints, for a person, what /metrics exposes: from the spool
 // directory (works with the tap stopped) and, when the server answers,
-// from its /metrics.
+// the snapshot of figures its /metrics is written from.
 func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(Name+" status", flag.ContinueOnError)
+	fs := flag.NewFlagSet(tap.Name+" status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (JSON)")
 	metricsURL := fs.String("metrics-url", "", "URL of the server's /metrics (default: from listen)")
@@ -30,7 +34,7 @@ func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "%s status: unexpected argument %q\n", Name, pos[0])
+		fmt.Fprintf(stderr, "%s status: unexpected argument %q\n", tap.Name, pos[0])
 		return exitUsage
 	}
 	cfg, ok := loadForCommand("status", *configPath, stderr)
@@ -40,7 +44,7 @@ func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	now := time.Now()
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	var problems string
-	if cfg.Spool == SpoolKafka {
+	if cfg.Spool == tap.SpoolKafka {
 		problems = printKafkaStatus(ctx, w, cfg)
 	} else {
 		problems = printSpoolStatus(w, cfg, now)
@@ -63,36 +67,36 @@ func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // printSpoolStatus prints the spool directory's facts; it returns a
 // problem that makes status exit 1 (the spool cannot be read).
-func printSpoolStatus(w io.Writer, cfg Config, now time.Time) string {
+func printSpoolStatus(w io.Writer, cfg tap.Config, now time.Time) string {
 	dir := cfg.SpoolDir
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(w, "spool_dir\t%s\n", abs)
-	info, err := inspectSpool(dir)
+	info, err := tap.InspectSpool(dir)
 	if err != nil {
 		return fmt.Sprintf("spool: %v", err)
 	}
-	defer info.sp.Close()
-	fmt.Fprintf(w, "spool id\t%s\n", info.id)
-	fmt.Fprintf(w, "spool segments\t%d (%s)\n", info.stats.Segments, humanBytes(info.stats.Bytes))
-	fmt.Fprintf(w, "spool records\t%d (offsets %d..%d)\n", heldRecords(info.stats), info.stats.FirstOffset, info.stats.LastOffset)
-	if p, ok := readProgress(dir, info.id); ok {
+	defer info.Close()
+	fmt.Fprintf(w, "spool id\t%s\n", info.ID)
+	fmt.Fprintf(w, "spool segments\t%d (%s)\n", info.Stats.Segments, humanBytes(info.Stats.Bytes))
+	fmt.Fprintf(w, "spool records\t%d (offsets %d..%d)\n", info.Held(), info.Stats.FirstOffset, info.Stats.LastOffset)
+	if p, ok := tap.ReadProgress(dir, info.ID); ok {
 		backlog := uint64(0)
-		if info.stats.LastOffset > p.Offset {
-			backlog = info.stats.LastOffset - p.Offset
+		if info.Stats.LastOffset > p.Offset {
+			backlog = info.Stats.LastOffset - p.Offset
 		}
 		fmt.Fprintf(w, "emitted through\toffset %d (%s ago)\n", p.Offset, now.Sub(p.Updated).Round(time.Second))
 		fmt.Fprintf(w, "backlog\t%d records not emitted yet\n", backlog)
-		if at := info.oldestAfter(p.Offset); backlog > 0 && !at.IsZero() {
+		if at := info.OldestAfter(p.Offset); backlog > 0 && !at.IsZero() {
 			fmt.Fprintf(w, "oldest unemitted\treceived %s ago\n", now.Sub(at).Round(time.Second))
 		}
 	} else {
 		fmt.Fprintf(w, "emitted through\tnothing emitted from this spool yet\n")
 	}
-	tf, err := readTokenFile(tokenFilePath(dir))
+	tf, err := tokenfile.Read(tokenfile.Path(dir))
 	if err != nil {
 		fmt.Fprintf(w, "token file\t%v\n", err)
 	} else {
-		fmt.Fprintf(w, "webhook tokens\t%d in webhook_tokens, %d in %s\n", len(cfg.WebhookTokens), len(tf.Tokens), TokenFileName)
+		fmt.Fprintf(w, "webhook tokens\t%d in webhook_tokens, %d in %s\n", len(cfg.WebhookTokens), len(tf.Tokens), tokenfile.Name)
 	}
 	return ""
 }
@@ -100,7 +104,7 @@ func printSpoolStatus(w io.Writer, cfg Config, now time.Time) string {
 // printKafkaStatus prints the topic's offsets per partition (what a loader
 // with an empty state would read, and where its end is); it returns a
 // problem when the cluster cannot say.
-func printKafkaStatus(ctx context.Context, w io.Writer, cfg Config) string {
+func printKafkaStatus(ctx context.Context, w io.Writer, cfg tap.Config) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	topic := cfg.Kafka.Topic
@@ -123,58 +127,78 @@ func printKafkaStatus(ctx context.Context, w io.Writer, cfg Config) string {
 	return ""
 }
 
-// printServerStatus prints the server's /metrics in words.
+// printServerStatus prints, in words, the snapshot of figures the server
+// exposes on /metrics: the same families, asked for as JSON.
 func printServerStatus(ctx context.Context, w io.Writer, url string) {
+	snap, problem := fetchSnapshot(ctx, url)
+	if problem != "" {
+		fmt.Fprintf(w, "server\t%s\n", problem)
+		return
+	}
+	fmt.Fprintf(w, "server\tup (%s)\n", url)
+	for _, warn := range statusWarnings(snap) {
+		fmt.Fprintf(w, "WARNING\t%s\n", warn)
+	}
+	for _, l := range statusLines(snap.Families()) {
+		fmt.Fprintf(w, "  %s\t%s\t%s\n", l.name, l.values, l.help)
+	}
+}
+
+// fetchSnapshot asks the server at url for its figures as JSON; problem
+// says in words why there are none.
+func fetchSnapshot(ctx context.Context, url string) (snap metrics.Snapshot, problem string) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		fmt.Fprintf(w, "server\t%v\n", err)
-		return
+		return snap, err.Error()
 	}
+	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Fprintf(w, "server\tnot answering at %s\n", url)
-		return
+		return snap, "not answering at " + url
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(w, "server\t%s answered %s\n", url, resp.Status)
-		return
+		return snap, fmt.Sprintf("%s answered %s", url, resp.Status)
 	}
-	fmt.Fprintf(w, "server\tup (%s)\n", url)
-	samples, help := parseExposition(string(body))
-	for _, warn := range statusWarnings(samples) {
-		fmt.Fprintf(w, "WARNING\t%s\n", warn)
+	if err := json.Unmarshal(body, &snap); err != nil {
+		return snap, fmt.Sprintf("%s answered no JSON snapshot of its figures (a tap older than this status?)", url)
 	}
-	byName := map[string][]parsedMetric{}
-	var names []string
-	for _, s := range samples {
-		if strings.HasSuffix(s.name, "_bucket") {
+	return snap, ""
+}
+
+// statusLine is one metric of the server in status: its name without the
+// prefix, its samples and its HELP text.
+type statusLine struct{ name, values, help string }
+
+// statusLines lists the samples of families by metric name, sorted; a
+// histogram shows as its _sum and _count, and a family without samples
+// not at all.
+func statusLines(families []metrics.Family) []statusLine {
+	var out []statusLine
+	for _, f := range families {
+		if h := f.Histogram; h != nil {
+			out = append(out, statusLine{f.Name + "_sum", metrics.FormatValue(h.Sum), f.Help},
+				statusLine{f.Name + "_count", metrics.FormatValue(float64(h.Count)), f.Help})
 			continue
 		}
-		if _, ok := byName[s.name]; !ok {
-			names = append(names, s.name)
+		if len(f.Samples) == 0 {
+			continue
 		}
-		byName[s.name] = append(byName[s.name], s)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		var parts []string
-		for _, s := range byName[name] {
-			v := formatValue(s.value)
-			if s.labels != "" {
-				v = s.labels + ": " + v
+		parts := make([]string, 0, len(f.Samples))
+		for _, s := range f.Samples {
+			v := metrics.FormatValue(s.Value)
+			if s.Labels != "" {
+				v = s.Labels + ": " + v
 			}
 			parts = append(parts, v)
 		}
-		h := help[name]
-		if h == "" {
-			h = help[strings.TrimSuffix(strings.TrimSuffix(name, "_sum"), "_count")]
-		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\n", strings.TrimPrefix(name, metricPrefix), strings.Join(parts, ", "), h)
+		out = append(out, statusLine{f.Name, strings.Join(parts, ", "), f.Help})
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
 }
 
 func humanBytes(n int64) string {

@@ -1,4 +1,8 @@
-package tap
+// Package cli is tap-customerio-webhook's command line: the Singer mode's
+// flags (--config, --state, --catalog, --discover, --about), the commands
+// serve, token and status, the root logger and the exit codes. What runs
+// is package tap's (Run, Serve); the token file is package tokenfile's.
+package cli
 
 import (
 	"context"
@@ -15,21 +19,8 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
 	"github.com/cio-singer/tap-customerio-webhook/internal/about"
+	"github.com/cio-singer/tap-customerio-webhook/tap"
 )
-
-// Name is the program's name, as Singer and Meltano know it.
-const Name = "tap-customerio-webhook"
-
-// Info describes the tap for --about.
-func Info() about.Info {
-	return about.Info{
-		Name:         Name,
-		Description:  "Singer tap that receives Customer.io reporting webhooks, keeps each one durably in a local spool before answering 200, and emits them on stream data (key event_id); with app_api_key, also the history read from the App API (deliveries, campaigns, broadcasts, newsletters, transactional_messages).",
-		Capabilities: []string{"catalog", "discover", "state", "about"},
-		Settings:     Settings(),
-		EnvPrefix:    EnvPrefix,
-	}
-}
 
 // Exit codes.
 const (
@@ -45,7 +36,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := subcommand(ctx, args, stdout, stderr); ok {
 		return code
 	}
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(tap.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (JSON)")
 	statePath := fs.String("state", "", "state file: the last state value a target printed")
@@ -59,26 +50,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", Name, fs.Arg(0))
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", tap.Name, fs.Arg(0))
 		return exitUsage
 	}
 	switch {
 	case *version:
-		fmt.Fprintf(stdout, "%s %s\n", Name, about.Version)
+		fmt.Fprintf(stdout, "%s %s\n", tap.Name, about.Version)
 		return exitOK
 	case *showAbout:
-		if err := Info().Write(stdout, *format); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", Name, err)
+		if err := tap.Info().Write(stdout, *format); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", tap.Name, err)
 			return exitUsage
 		}
 		return exitOK
 	case *configPath == "":
-		fmt.Fprintf(stderr, "%s: --config is required\n", Name)
+		fmt.Fprintf(stderr, "%s: --config is required\n", tap.Name)
 		return exitUsage
 	}
-	cfg, err := LoadConfigFile(*configPath)
+	cfg, err := tap.LoadConfigFile(*configPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, *configPath, err)
+		fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", tap.Name, *configPath, err)
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.LogLevel)
@@ -94,39 +85,39 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if cfg.Listen != "" {
-		if _, err := checkTokens(cfg); err != nil {
-			fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", Name, *configPath, err)
+		if _, err := tap.CheckTokens(cfg); err != nil {
+			fmt.Fprintf(stderr, "%s: bad config %s:\n%v\n", tap.Name, *configPath, err)
 			return exitUsage
 		}
 	}
 	opts, err := runOptions(cfg, *statePath, *catalogPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", Name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", tap.Name, err)
 		return exitUsage
 	}
 	opts.Stdout, opts.Log = stdout, log
-	if err := Run(ctx, opts); err != nil {
+	if err := tap.Run(ctx, opts); err != nil {
 		log.Error().Err(err).Msg("CRITICAL tap stopped")
 		return exitFailed
 	}
 	return exitOK
 }
 
-func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
-	opts := Options{Config: cfg}
+func runOptions(cfg tap.Config, statePath, catalogPath string) (tap.Options, error) {
+	opts := tap.Options{Config: cfg}
 	if statePath != "" {
 		raw, err := os.ReadFile(statePath)
 		if err != nil {
-			return Options{}, fmt.Errorf("--state: %w", err)
+			return tap.Options{}, fmt.Errorf("--state: %w", err)
 		}
-		if opts.State, err = ParseState(raw); err != nil {
-			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
+		if opts.State, err = tap.ParseState(raw); err != nil {
+			return tap.Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}
-		if opts.KafkaPosition, err = ParseKafkaPosition(raw); err != nil {
-			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
+		if opts.KafkaPosition, err = tap.ParseKafkaPosition(raw); err != nil {
+			return tap.Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}
-		if opts.AppAPIBookmarks, err = ParseAppAPIBookmarks(raw); err != nil {
-			return Options{}, fmt.Errorf("--state %s: %w", statePath, err)
+		if opts.AppAPIBookmarks, err = tap.ParseAppAPIBookmarks(raw); err != nil {
+			return tap.Options{}, fmt.Errorf("--state %s: %w", statePath, err)
 		}
 	}
 	var err error
@@ -136,7 +127,7 @@ func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
 	}
 	f, err := os.Open(catalogPath)
 	if err != nil {
-		return Options{}, fmt.Errorf("--catalog: %w", err)
+		return tap.Options{}, fmt.Errorf("--catalog: %w", err)
 	}
 	defer f.Close()
 	c, err := catalog.Parse(f)
@@ -144,10 +135,10 @@ func runOptions(cfg Config, statePath, catalogPath string) (Options, error) {
 		opts.Selection, err = c.Select()
 	}
 	if err != nil {
-		return Options{}, fmt.Errorf("--catalog %s: %w", catalogPath, err)
+		return tap.Options{}, fmt.Errorf("--catalog %s: %w", catalogPath, err)
 	}
 	if len(opts.Selection) == 0 {
-		return Options{}, errors.New("--catalog selects no stream")
+		return tap.Options{}, errors.New("--catalog selects no stream")
 	}
 	return opts, nil
 }
@@ -165,7 +156,7 @@ func newLogger(stderr io.Writer, level zerolog.Level) zerolog.Logger {
 		// a file takes whole writes atomically, a buffer does not.
 		out = zerolog.SyncWriter(stderr)
 	}
-	return zerolog.New(out).Level(level).With().Timestamp().Str("app", Name).Logger()
+	return zerolog.New(out).Level(level).With().Timestamp().Str("app", tap.Name).Logger()
 }
 
 // SignalContext returns a context that ends on SIGINT or SIGTERM. SIGPIPE

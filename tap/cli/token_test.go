@@ -1,16 +1,16 @@
-package tap
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/tap/tokenfile"
 )
 
 // writeConfig writes a tap config file with spool_dir in dir and extra
@@ -54,6 +54,7 @@ func newFileToken(t *testing.T, config string, args ...string) (token, id string
 }
 
 func TestTokenCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, nil)
 
@@ -71,7 +72,7 @@ func TestTokenCommands(t *testing.T) {
 	}
 	id := regexp.MustCompile(`token id: +(\S+)`).FindStringSubmatch(out)[1]
 
-	path := filepath.Join(dir, "spool", TokenFileName)
+	path := filepath.Join(dir, "spool", tokenfile.Name)
 	info, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,7 @@ func TestTokenCommands(t *testing.T) {
 
 // TestTokenNewConcurrent: token commands run at once all land in the file.
 func TestTokenNewConcurrent(t *testing.T) {
+	t.Parallel()
 	config := writeConfig(t, t.TempDir(), nil)
 	const n = 4
 	ids := make(chan string, n)
@@ -169,6 +171,7 @@ func runMainAfter(t *testing.T, ids chan string, n int, args ...string) (int, []
 }
 
 func TestTokenNewPrintsListenURL(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, map[string]any{"listen": "0.0.0.0:9999"})
 	_, out, _ := runMain(t, "token", "new", "--config", config)
@@ -181,6 +184,7 @@ func TestTokenNewPrintsListenURL(t *testing.T) {
 // holds a token; with neither, a server refuses to start (exit 2, the key
 // named), while "listen": "" needs no token.
 func TestMainNeedsSomeToken(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	config := writeConfig(t, dir, map[string]any{"listen": "127.0.0.1:0", "exit_after_idle": "10ms"})
 	for _, args := range [][]string{{"--config", config}, {"serve", "--config", config}} {
@@ -205,43 +209,4 @@ func TestMainNeedsSomeToken(t *testing.T) {
 	if code, _, errOut := runMain(t, "--config", config); code != 0 {
 		t.Fatalf("with a token in the file: exit %d: %s", code, errOut)
 	}
-}
-
-// TestRunReloadsTokenFile: a running server accepts a token made with
-// `token new` and refuses it once revoked, without a restart; config
-// tokens keep working throughout.
-func TestRunReloadsTokenFile(t *testing.T) {
-	dir := t.TempDir()
-	config := writeConfig(t, dir, nil)
-	cfg := testConfig(t, filepath.Join(dir, "spool"))
-	rt := startTap(t, cfg, Bookmark{}, nil)
-	waitReady(t, rt.base)
-
-	token, id := newFileToken(t, config)
-	url := rt.base + "/webhook/" + token
-	waitStatus(t, url, 200)
-	runMain(t, "token", "revoke", id, "--config", config)
-	waitStatus(t, url, 404)
-	if code := post(t, rt.url, sentEvent("cfg")); code != 200 {
-		t.Fatalf("configured token: %d", code)
-	}
-	rt.stop(t)
-}
-
-// waitStatus posts a valid event to url until it answers want.
-func waitStatus(t *testing.T, url string, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	last := 0
-	for time.Now().Before(deadline) {
-		resp, err := http.Post(url, "application/json", strings.NewReader(sentEvent("x")))
-		if err == nil {
-			resp.Body.Close()
-			if last = resp.StatusCode; last == want {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatalf("POST never answered %d within 10s (last %d)", want, last)
 }

@@ -1,0 +1,161 @@
+package tap
+
+import (
+	"encoding/json"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/schemas"
+	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
+	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
+	"github.com/cio-singer/tap-customerio-webhook/tap/metrics"
+	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
+	"github.com/cio-singer/tap-customerio-webhook/tap/spool"
+)
+
+// figures gathers what GET /metrics exposes into a metrics.Snapshot. Its
+// fields are set before the server starts; snapshot is safe for
+// concurrent use.
+type figures struct {
+	now    func() time.Time
+	sp     *spool.Spool
+	srv    *receiver.Server
+	tokens *atomic.Pointer[auth.TokenSet]
+	// perToken counts webhooks by token id; nil without a server.
+	perToken *tokenStats
+	em       *emitter // nil when this process does not emit (serve)
+	// producer is the Kafka spool's producer; nil on the disk spool, where sp is set.
+	producer *kafkaspool.Producer
+	// history has the App API figures; nil when it is not read.
+	history *historyStats
+	// emitted returns the offset emitted so far and whether it is known:
+	// this process's emitter, or the progress file a loader run wrote.
+	emitted func() (uint64, bool)
+
+	// loaded returns the offset a target had committed when the last load
+	// run started; nil where the tap cannot know it (tap | target in one
+	// pipe: the target's state goes to its own stdout).
+	loaded func() (uint64, bool)
+
+	mu     sync.Mutex           // guards oldest
+	oldest map[uint64]time.Time // receive time of the first record after an offset
+}
+
+// writeText writes /metrics: the Prometheus text exposition.
+func (m *figures) writeText(w io.Writer) { m.snapshot().WriteText(w) }
+
+// writeJSON writes the same snapshot as JSON, for `status`.
+func (m *figures) writeJSON(w io.Writer) { _ = json.NewEncoder(w).Encode(m.snapshot()) }
+
+func (m *figures) snapshot() metrics.Snapshot {
+	var s metrics.Snapshot
+	if m.srv != nil && m.tokens != nil {
+		s.Server = m.server()
+	}
+	if m.producer != nil {
+		s.Producer = producerFigures(m.producer)
+	}
+	if m.sp != nil {
+		s.Spool = m.spool()
+	}
+	if m.em != nil {
+		s.Emitter = &metrics.Emitter{
+			Records: append([]metrics.StreamCount{
+				{Stream: schemas.Data, Count: m.em.dataCount.Load()},
+				{Stream: schemas.Rejected, Count: m.em.rejectedCount.Load()},
+			}, m.history.recordCounts()...),
+			RejectedBodies: m.em.badBodies.Load(),
+		}
+	}
+	s.AppAPI = m.history.snapshot()
+	return s
+}
+
+// server returns the HTTP server's and the tokens' figures.
+func (m *figures) server() *metrics.Server {
+	counts := m.srv.Counts()
+	codes := make([]int, 0, len(counts))
+	for c := range counts {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	out := &metrics.Server{InflightBodyBytes: m.srv.InflightBytes()}
+	for _, c := range codes {
+		out.Requests = append(out.Requests, metrics.CodeCount{Code: c, Count: counts[c]})
+	}
+	ids := m.tokens.Load().IDs()
+	out.TokenCount = len(ids)
+	if m.perToken != nil {
+		out.Tokens = m.perToken.snapshot(ids)
+	}
+	out.Refusals = refusals(ids, m.srv.TokenRefusals())
+	return out
+}
+
+// spool returns the disk spool's figures and the backlog behind it.
+func (m *figures) spool() *metrics.Spool {
+	st := m.sp.Stats()
+	out := &metrics.Spool{Segments: st.Segments, Bytes: st.Bytes, Records: heldRecords(st), DurableOffset: st.LastOffset}
+	if h, ok := spoolSyncHistogram(m.sp); ok {
+		out.Fsync = &h
+	}
+	if off, ok := m.emitted(); ok {
+		backlog := uint64(0)
+		if st.LastOffset > off {
+			backlog = st.LastOffset - off
+		}
+		age := 0.0
+		if backlog > 0 {
+			if at, ok := m.oldestAfter(off); ok {
+				age = max(0, m.now().Sub(at).Seconds())
+			}
+		}
+		out.Emitted = &metrics.Backlog{Offset: off, Records: backlog, OldestAge: age}
+	}
+	if m.loaded != nil {
+		if off, ok := m.loaded(); ok {
+			age := 0.0
+			if st.LastOffset > off {
+				if at, ok := m.oldestAfter(off); ok {
+					age = max(0, m.now().Sub(at).Seconds())
+				}
+			}
+			out.Loaded = &metrics.Loaded{Offset: off, OldestAge: age}
+		}
+	}
+	return out
+}
+
+func heldRecords(st spool.Stats) uint64 {
+	if st.LastOffset < st.FirstOffset || st.FirstOffset == 0 {
+		return 0
+	}
+	return st.LastOffset - st.FirstOffset + 1
+}
+
+// oldestAfter returns the receive time of the first record after off,
+// read once per offset.
+func (m *figures) oldestAfter(off uint64) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if at, ok := m.oldest[off]; ok {
+		return at, true
+	}
+	r, err := m.sp.NewReader(off)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer r.Close()
+	rec, ok, err := r.TryNext()
+	if err != nil || !ok {
+		return time.Time{}, false
+	}
+	if len(m.oldest) >= 4 || m.oldest == nil { // only the emitted and loaded offsets are asked for
+		m.oldest = map[uint64]time.Time{}
+	}
+	m.oldest[off] = rec.ReceivedAt
+	return rec.ReceivedAt, true
+}
