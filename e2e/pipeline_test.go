@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 // psql runs a query through the psql client (an independent reader: no
@@ -54,7 +56,7 @@ func TestPipelinePostgres(t *testing.T) {
 		}
 	}
 	do(t, "POST", p.tap.url(), []byte(`{"no_event_id": true}`))
-	waitFor(t, "rows in PostgreSQL", func() bool {
+	poll.Until(t, "rows in PostgreSQL", func() bool {
 		rows, err := tryPsql(dsn, "select count(*) from customerio.data")
 		return err == nil && len(rows) == 1 && rows[0] == "8"
 	})
@@ -79,7 +81,7 @@ func TestPipelinePostgres(t *testing.T) {
 			t.Errorf("event %s: metric/timestamp/extracted = %v", id, cols[1:])
 		}
 	}
-	waitFor(t, "the rejected body", func() bool {
+	poll.Until(t, "the rejected body", func() bool {
 		rows, err := tryPsql(dsn, "select 1 from customerio.rejected where reason = 'event_id is missing'")
 		return err == nil && len(rows) == 1
 	})

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 var pg *Server
@@ -142,17 +144,10 @@ func TestIntegrationWatchdogCleansUpAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Within(t, 30*time.Second, "the watchdog to remove the killed owner's cluster dir "+dir, func() bool {
 		_, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster dir %s still there 30s after its owner was killed", dir)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a deadline, not synchronising
-	}
+		return errors.Is(err, os.ErrNotExist)
+	})
 }
 
 // TestChildHoldsCluster is the child of the watchdog test; it waits to be killed.

@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
@@ -465,13 +466,7 @@ func TestServer_ShutdownDrains(t *testing.T) {
 
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- ts.Shutdown(context.Background()) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ts.draining.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("Shutdown did not start draining")
-		}
-		time.Sleep(time.Millisecond) // polling a flag under a deadline
-	}
+	poll.Until(t, "Shutdown to start draining", ts.draining.Load)
 
 	_, _ = late.Write([]byte("POST /webhook/" + testToken + " HTTP/1.1\r\nHost: r\r\nContent-Length: 2\r\n\r\n{}"))
 	resp, err := http.ReadResponse(bufio.NewReader(late), nil)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 )
 
@@ -206,10 +207,10 @@ func TestAppend_GroupCommit(t *testing.T) {
 			offsets <- off
 		}()
 		if i == 0 {
-			waitFor(t, func() bool { return held.Load() })
+			poll.Until(t, "the first appender to hold its fsync", func() bool { return held.Load() })
 		}
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, "the other appenders to queue behind the held fsync", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.next == queued+2
@@ -227,18 +228,6 @@ func TestAppend_GroupCommit(t *testing.T) {
 	writes, syncs := fsys.WritesExcept(durableFileName)-writes0, fsys.Syncs()-syncs0
 	if writes != 2 || syncs != 2 {
 		t.Fatalf("%d appends took %d writes and %d fsyncs, want 2 and 2", queued+1, writes, syncs)
-	}
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached before the deadline")
-		}
-		time.Sleep(time.Millisecond) // polling interval, not synchronisation: cond decides
 	}
 }
 

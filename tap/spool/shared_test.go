@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 func mustOpenReader(t testing.TB, opts Options) *Spool {
@@ -102,15 +104,18 @@ func TestWriterAndReaderRuns(t *testing.T) {
 	}
 	// The last run started after the writer finished, but may have looked
 	// before the last publish: finish with runs until caught up.
-	deadline := time.Now().Add(10 * time.Second)
-	for state < w.Durable() && time.Now().Before(deadline) {
+	poll.Until(t, "reader runs to catch up with the writer", func() bool {
+		if state >= w.Durable() {
+			return true
+		}
 		r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
 		for _, rec := range readAll(t, r, state) {
 			read[rec.Offset] = string(rec.Body)
 			state = rec.Offset
 		}
 		r.Close()
-	}
+		return state >= w.Durable()
+	})
 	for off, body := range appended {
 		if got, ok := read[off]; !ok || got != body {
 			t.Fatalf("offset %d: read %q (present %v); want %q", off, got, ok, body)
@@ -131,7 +136,7 @@ func TestWriterAndReaderRuns(t *testing.T) {
 	if n := len(segmentFiles(t, dir)); n != 1 {
 		t.Fatalf("%d segment files after releasing everything; want the active one", n)
 	}
-	waitFor(t, func() bool { return w.Stats().Segments == 1 }) // the writer forgets released segments
+	poll.Until(t, "the writer to forget the released segments", func() bool { return w.Stats().Segments == 1 })
 	assertStatsMatchDisk(t, w, dir)
 	if _, err := w.Append(context.Background(), []byte(`{"after":"release"}`), "tok"); err != nil {
 		t.Fatalf("Append after release: %v", err)
@@ -255,7 +260,7 @@ func TestInspect(t *testing.T) {
 	defer r.Close()
 	mustAppend(t, w, "one", "tok")
 	mustAppend(t, w, "two", "tok")
-	waitFor(t, func() bool {
+	poll.Until(t, "Inspect to see both records", func() bool {
 		in, err := Inspect(Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)

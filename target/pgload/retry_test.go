@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/target"
 	"github.com/cio-singer/tap-customerio-webhook/target/pgload"
 )
@@ -75,19 +76,16 @@ func TestIntegrationRetryableTerminatedBackend(t *testing.T) {
 	loadErr := make(chan error, 1)
 	go func() { loadErr <- l.Load(context.Background(), b) }()
 
-	var killed bool
-	deadline := time.Now().Add(20 * time.Second)
-	for !killed {
-		if time.Now().After(deadline) {
-			t.Fatal("the Load never waited on the lock")
-		}
+	poll.Until(t, "the Load to wait on the lock (its backend is then terminated)", func() bool {
 		// tx's own connection runs this, so it is never the one waiting.
+		var killed bool
 		err := tx.QueryRow(t.Context(), `SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`).Scan(&killed)
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
+		return killed
+	})
 	err = <-loadErr
 	if err == nil {
 		t.Fatal("Load succeeded although its backend was terminated")
