@@ -503,6 +503,7 @@ func TestKafkaProduceErrorsAre503UntilTheyLand(t *testing.T) {
 // deliveries bookmark) and exits 0; a loader run from the state the
 // target printed emits no webhook again.
 func TestKafkaOneProcessSIGTERM(t *testing.T) {
+	t.Parallel()
 	brokers, topic := startKafkaTopic(t, 2)
 	fake := appapitest.New(t, appapitest.Options{})
 	now := time.Now()

@@ -156,6 +156,7 @@ func do(t *testing.T, method, url string, body []byte) int {
 // TestTapBinary: every row of the status table over real HTTP, then
 // SIGTERM, then stdout checked line by line.
 func TestTapBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out bytes.Buffer
 	tp := startTap(t, dir, &out)

@@ -45,6 +45,7 @@ func tryPsql(dsn, query string) ([]string, error) {
 // in PostgreSQL; then duplicate deliveries and a restart from the last
 // state add no rows.
 func TestPipelinePostgres(t *testing.T) {
+	t.Parallel()
 	dsn := pg.NewDatabase(t)
 	dir := t.TempDir()
 	cfg := map[string]any{"dsn": dsn, "default_target_schema": "customerio", "max_batch_age": "200ms"}
@@ -108,6 +109,7 @@ func TestPipelinePostgres(t *testing.T) {
 
 // TestPipelineSQLite: the zero-setup pipeline of make run.
 func TestPipelineSQLite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "customerio.db")
 	p := startPipeline(t, dir, "target-sqlite", map[string]any{"database": db, "max_batch_age": "200ms"}, "")

@@ -38,6 +38,7 @@ func query(t *testing.T, dsn, sql string) string {
 }
 
 func TestIntegrationNewDatabase(t *testing.T) {
+	t.Parallel()
 	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
 	nameA := query(t, a, "SELECT current_database()")
 	nameB := query(t, b, "SELECT current_database()")
@@ -50,6 +51,7 @@ func TestIntegrationNewDatabase(t *testing.T) {
 }
 
 func TestIntegrationDatabaseDroppedAfterTest(t *testing.T) {
+	t.Parallel()
 	var name string
 	t.Run("inner", func(t *testing.T) {
 		name = query(t, pg.NewDatabase(t), "SELECT current_database()")
@@ -103,6 +105,7 @@ func TestWithDatabase(t *testing.T) {
 // starts a cluster and is then SIGKILLed: the watchdog must stop the cluster
 // and remove its directory.
 func TestIntegrationWatchdogCleansUpAfterKill(t *testing.T) {
+	t.Parallel()
 	pg.Require(t)
 	if pg.External() {
 		t.Skip("external server")

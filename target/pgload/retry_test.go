@@ -61,6 +61,7 @@ func TestRetryable(t *testing.T) {
 // pg_terminate_backend while a Load waits on a lock: the error is retryable
 // and the same Load then succeeds on a fresh connection.
 func TestIntegrationRetryableTerminatedBackend(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, dataTable)
 	b := &target.Batch{Table: "data", Keys: []string{"event_id"}, Columns: []string{"event_id", "metric"},
@@ -151,6 +152,7 @@ func TestIntegrationLoadAfterServerRestart(t *testing.T) {
 }
 
 func TestIntegrationPermanentErrorNotRetryable(t *testing.T) {
+	t.Parallel()
 	l, _ := open(t)
 	ensure(t, l, dataTable)
 	// A string where the table has bigint fails to encode: retrying cannot help.
