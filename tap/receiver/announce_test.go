@@ -89,6 +89,7 @@ func chunk(b []byte) []byte {
 }
 
 func TestServer_RefusesFromHeaders(t *testing.T) {
+	t.Parallel()
 	const eightMiB = 8 << 20
 	app := &memAppender{}
 	srv, addr := serveTCP(t, Config{Appender: app})
@@ -203,6 +204,7 @@ func TestServer_UnknownTokensCostNoBodyMemory(t *testing.T) {
 }
 
 func TestServer_InflightBudget(t *testing.T) {
+	t.Parallel()
 	const maxBody = 1 << 20
 	app := &memAppender{}
 	// Bodies over 64 KiB may take 3 MiB of the 4; an event fits in the rest.
@@ -268,6 +270,7 @@ func TestServer_InflightBudget(t *testing.T) {
 }
 
 func TestServer_UnknownTokenLogIsThinned(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	ts := startServer(t, Config{Log: zerolog.New(&logs)})
 	const n = 50

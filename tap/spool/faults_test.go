@@ -39,6 +39,7 @@ func assertTailClean(t *testing.T, fsys *spooltest.MemFS, s *Spool) {
 }
 
 func TestAppend_IOFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		fault func(string, string) error
@@ -90,6 +91,7 @@ func TestAppend_IOFailures(t *testing.T) {
 }
 
 func TestAppend_RotationFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		op    string
 		spare bool // rotate onto a zero-filled spare; else create the segment (the fallback)
@@ -153,6 +155,7 @@ func mustReadDir(t *testing.T, fsys FS) []string {
 }
 
 func TestAppend_DiskFullThenFreed(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 	fsys.SetCapacity(fsys.Used() + 500)
@@ -180,6 +183,7 @@ func TestAppend_DiskFullThenFreed(t *testing.T) {
 }
 
 func TestAppend_GroupCommit(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 	writes0, syncs0 := fsys.WritesExcept(durableFileName), fsys.Syncs() // publishing for readers costs no fsync
@@ -235,6 +239,7 @@ func TestAppend_GroupCommit(t *testing.T) {
 // random, cuts the power at a random moment, reboots, and checks every record acknowledged
 // before the cut is there, at its offset, exactly once.
 func TestPowerLoss_NoAcknowledgedRecordLost(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(1); seed <= 12; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
