@@ -14,6 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestDiscoverGolden(t *testing.T) {
+	t.Parallel()
 	c, err := Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +39,7 @@ func TestDiscoverGolden(t *testing.T) {
 }
 
 func TestDiscoverMetadata(t *testing.T) {
+	t.Parallel()
 	c, err := Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +96,7 @@ func setSelected(t *testing.T, stream string, crumb []string, v bool) Catalog {
 }
 
 func TestSelect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		catalog     Catalog
@@ -153,6 +156,7 @@ func mustDiscover(t *testing.T) Catalog {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := mustDiscover(t).Write(&buf); err != nil {
 		t.Fatal(err)
@@ -176,6 +180,7 @@ func TestParse(t *testing.T) {
 // keyed on id and selected by default, deliveries incremental on created
 // and the name tables full; a field deselected in them is pruned.
 func TestDiscoverAppAPIStreams(t *testing.T) {
+	t.Parallel()
 	c, err := DiscoverFor(true)
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ func read(t *testing.T, path string) string {
 // loader config a Singer run with "listen": "", on the same topic; the
 // SASL password comes from the environment the systemd units read.
 func TestKafkaConfigs(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"TAP_CUSTOMERIO_WEBHOOK_KAFKA_SASL_PASSWORD": "from-the-environment"}
 	for _, c := range []struct {
 		path   string
@@ -91,6 +92,7 @@ func TestKafkaConfigs(t *testing.T) {
 // TestComposeTargetConfig: every key of compose/target-postgres.json is a
 // setting target-postgres lists in its --about.
 func TestComposeTargetConfig(t *testing.T) {
+	t.Parallel()
 	var about bytes.Buffer
 	if code := target.Main(pgload.Plugin(), []string{"--about", "--format", "json"}, strings.NewReader(""), &about, io.Discard); code != 0 {
 		t.Fatalf("target-postgres --about: exit %d", code)
@@ -117,6 +119,7 @@ func TestComposeTargetConfig(t *testing.T) {
 // TestComposeWiring: the compose file, nginx and the configs name the same
 // brokers, topic, ports and files.
 func TestComposeWiring(t *testing.T) {
+	t.Parallel()
 	compose := read(t, "compose/compose.yaml")
 	nginx := read(t, "compose/nginx.conf")
 	serve := loadTapConfig(t, "compose/serve.json", nil)
@@ -166,6 +169,7 @@ func TestComposeWiring(t *testing.T) {
 // `systemd-analyze verify` in a root that has the binaries they start (stubs).
 // In CI a missing systemd-analyze fails the test.
 func TestKafkaUnits(t *testing.T) {
+	t.Parallel()
 	receiver := read(t, "kafka/tap-customerio-webhook-kafka.service")
 	loader := read(t, "kafka/tap-customerio-webhook-kafka-load@.service")
 	if !strings.Contains(receiver, "\nExecStart=/usr/local/bin/tap-customerio-webhook serve --config /etc/tap-customerio-webhook/kafka/serve.json\n") {

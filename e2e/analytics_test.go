@@ -372,6 +372,7 @@ func loadDemo(t *testing.T, p *pipeline, now time.Time) ([]demoEvent, int) {
 // TestAnalyticsSQLite: the same demo data through tap | target-sqlite, the
 // SQLite views applied, and the README's SQLite questions checked.
 func TestAnalyticsSQLite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "customerio.db")
 	now := time.Now()

@@ -19,6 +19,7 @@ import (
 // state the target printed carries the deliveries bookmark, with which a
 // second run reads only the lookback window again.
 func TestPipelineAppAPISQLite(t *testing.T) {
+	t.Parallel()
 	sqlite, err := exec.LookPath("sqlite3")
 	if err != nil {
 		t.Skip("sqlite3 CLI not installed") // the rows are read with a client of no code of ours

@@ -36,6 +36,7 @@ func runBinary(t *testing.T, dir string, env []string, name string, args ...stri
 // exit 2, a message naming the key, nothing started (the tap creates no
 // spool directory).
 func TestConfigRefusals(t *testing.T) {
+	t.Parallel()
 	tokens := `"webhook_tokens":["` + token + `"],"spool_dir":"spool"`
 	tests := []struct {
 		binary string
@@ -78,6 +79,7 @@ func TestConfigRefusals(t *testing.T) {
 // (the tap's with --discover, the targets' on empty input, target-postgres
 // pointed at the test server through TARGET_POSTGRES_DSN).
 func TestExampleConfigsLoad(t *testing.T) {
+	t.Parallel()
 	abs := func(rel string) string {
 		p, err := filepath.Abs(filepath.Join("..", rel))
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
@@ -241,7 +242,7 @@ func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, opts p
 		case <-copied:
 			t.Fatalf("the tap wrote everything before %d records", killAfter)
 		}
-		waitFor(t, "the target's state", func() bool { return strings.Contains(states.String(), "\n") })
+		poll.Until(t, "the target's state", func() bool { return strings.Contains(states.String(), "\n") })
 		if err := tapCmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -311,12 +312,12 @@ func TestKafkaFleetPostgres(t *testing.T) {
 	s := &webhookSender{addrs: addrs}
 	sent := make(chan error, 1)
 	go func() { sent <- s.send(ids, 6) }()
-	waitFor(t, "a third of the load acknowledged", func() bool { return s.acked.Load() >= n/3 })
+	poll.Until(t, "a third of the load acknowledged", func() bool { return s.acked.Load() >= n/3 })
 	if err := receivers[1].cmd.Process.Kill(); err != nil { // SIGKILL: nothing flushed, nothing shut down
 		t.Fatal(err)
 	}
 	_ = receivers[1].cmd.Wait()
-	waitFor(t, "two thirds of the load acknowledged", func() bool { return s.acked.Load() >= 2*n/3 })
+	poll.Until(t, "two thirds of the load acknowledged", func() bool { return s.acked.Load() >= 2*n/3 })
 	receivers[1] = startReceiver(t, cfgs[1], addrs[1])
 	if err := <-sent; err != nil {
 		t.Fatal(err)
@@ -468,7 +469,7 @@ func TestKafkaProduceErrorsAre503UntilTheyLand(t *testing.T) {
 		stop := ph.start()
 		sent := make(chan error, 1)
 		go func() { sent <- s.send(ids, 4) }()
-		waitFor(t, ph.name+": 503s", func() bool { return s.refused.Load() >= refusedBefore+3 })
+		poll.Until(t, ph.name+": 503s", func() bool { return s.refused.Load() >= refusedBefore+3 })
 		stop()
 		if err := <-sent; err != nil {
 			t.Fatalf("%s: %v", ph.name, err)
@@ -502,6 +503,7 @@ func TestKafkaProduceErrorsAre503UntilTheyLand(t *testing.T) {
 // deliveries bookmark) and exits 0; a loader run from the state the
 // target printed emits no webhook again.
 func TestKafkaOneProcessSIGTERM(t *testing.T) {
+	t.Parallel()
 	brokers, topic := startKafkaTopic(t, 2)
 	fake := appapitest.New(t, appapitest.Options{})
 	now := time.Now()
@@ -538,9 +540,9 @@ func TestKafkaOneProcessSIGTERM(t *testing.T) {
 		if err := s.send(live, 4); err != nil {
 			t.Error(err)
 		}
-		waitFor(t, "live events in PostgreSQL while the tap runs", func() bool { return count("data") == "40\t40" })
+		poll.Until(t, "live events in PostgreSQL while the tap runs", func() bool { return count("data") == "40\t40" })
 		// SIGTERM does not wait for an App API pass under way (as on disk).
-		waitFor(t, "the App API pass in PostgreSQL", func() bool {
+		poll.Until(t, "the App API pass in PostgreSQL", func() bool {
 			return count("deliveries") == fmt.Sprintf("%d\t%d", deliveries, deliveries)
 		})
 		if err := s.send(late, 4); err != nil {

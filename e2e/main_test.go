@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/pgtest"
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 var (
@@ -113,7 +114,7 @@ func startTap(t *testing.T, dir string, stdout io.Writer, extraArgs ...string) *
 // waitReadyz polls the server at addr until /readyz answers 200.
 func waitReadyz(t *testing.T, addr string) {
 	t.Helper()
-	waitFor(t, "ready at "+addr, func() bool {
+	poll.Until(t, "ready at "+addr, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -152,21 +153,10 @@ func do(t *testing.T, method, url string, body []byte) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond until it holds or 20 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // TestTapBinary: every row of the status table over real HTTP, then
 // SIGTERM, then stdout checked line by line.
 func TestTapBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out bytes.Buffer
 	tp := startTap(t, dir, &out)

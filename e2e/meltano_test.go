@@ -61,6 +61,7 @@ func parseMeltano(t *testing.T) map[string]*meltanoPlugin {
 // binary says of itself with --about --format json: same capabilities,
 // every setting declared with a matching kind, secrets marked sensitive.
 func TestMeltanoYMLMatchesAbout(t *testing.T) {
+	t.Parallel()
 	plugins := parseMeltano(t)
 	for _, name := range []string{"tap-customerio-webhook", "target-postgres", "target-sqlite"} {
 		t.Run(name, func(t *testing.T) {

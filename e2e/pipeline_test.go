@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 // psql runs a query through the psql client (an independent reader: no
@@ -43,6 +45,7 @@ func tryPsql(dsn, query string) ([]string, error) {
 // in PostgreSQL; then duplicate deliveries and a restart from the last
 // state add no rows.
 func TestPipelinePostgres(t *testing.T) {
+	t.Parallel()
 	dsn := pg.NewDatabase(t)
 	dir := t.TempDir()
 	cfg := map[string]any{"dsn": dsn, "default_target_schema": "customerio", "max_batch_age": "200ms"}
@@ -54,7 +57,7 @@ func TestPipelinePostgres(t *testing.T) {
 		}
 	}
 	do(t, "POST", p.tap.url(), []byte(`{"no_event_id": true}`))
-	waitFor(t, "rows in PostgreSQL", func() bool {
+	poll.Until(t, "rows in PostgreSQL", func() bool {
 		rows, err := tryPsql(dsn, "select count(*) from customerio.data")
 		return err == nil && len(rows) == 1 && rows[0] == "8"
 	})
@@ -79,7 +82,7 @@ func TestPipelinePostgres(t *testing.T) {
 			t.Errorf("event %s: metric/timestamp/extracted = %v", id, cols[1:])
 		}
 	}
-	waitFor(t, "the rejected body", func() bool {
+	poll.Until(t, "the rejected body", func() bool {
 		rows, err := tryPsql(dsn, "select 1 from customerio.rejected where reason = 'event_id is missing'")
 		return err == nil && len(rows) == 1
 	})
@@ -106,6 +109,7 @@ func TestPipelinePostgres(t *testing.T) {
 
 // TestPipelineSQLite: the zero-setup pipeline of make run.
 func TestPipelineSQLite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "customerio.db")
 	p := startPipeline(t, dir, "target-sqlite", map[string]any{"database": db, "max_batch_age": "200ms"}, "")

@@ -11,6 +11,7 @@ import (
 // TestReadmeSettingsTables: the README's settings tables are what each
 // binary prints with --about --format markdown, so the docs cannot drift.
 func TestReadmeSettingsTables(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

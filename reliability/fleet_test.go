@@ -288,7 +288,7 @@ func TestIntegrationFleetCrashLoop(t *testing.T) {
 			clusterEpoch++
 			clusterDown = max(clusterDown, time.Since(now))
 		}
-		time.Sleep(10 * time.Millisecond) // poll interval of the schedule above
+		time.Sleep(10 * time.Millisecond) // the schedule's tick: the run lasts duration whatever happens, so no condition to poll
 	}
 
 	var res loadgen.Result

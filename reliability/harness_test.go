@@ -21,6 +21,7 @@ import (
 
 	"github.com/cio-singer/tap-customerio-webhook/internal/loadgen"
 	"github.com/cio-singer/tap-customerio-webhook/internal/pgtest"
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 var pg *pgtest.Server
@@ -195,24 +196,17 @@ func (p *proc) exitCode() int {
 func waitReady(t *testing.T, addr string, p *proc, d time.Duration) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	poll.Within(t, d, "the tap to be ready on "+addr, func() bool {
 		if !p.alive() {
 			t.Fatalf("tap exited (code %d) before it was ready", p.exitCode())
 		}
 		resp, err := client.Get("http://" + addr + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Millisecond): // poll interval
-		}
-	}
-	t.Fatalf("tap not ready on %s after %s", addr, d)
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // pipeline is tap-customerio-webhook | target-postgres, restartable from the

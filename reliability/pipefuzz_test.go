@@ -217,6 +217,7 @@ func TestPipelineFuzz(t *testing.T) {
 	bins := buildFuzzBinaries(t)
 	for _, tgt := range selectedTargets(t) {
 		t.Run(tgt.name, func(t *testing.T) {
+			t.Parallel() // each target has its own pipeline, port and warehouse
 			start := time.Now()
 			p := newFuzzPipeline(t, bins, tgt)
 			r := newFuzzRun(t, p)
@@ -274,6 +275,7 @@ func TestPipelineFuzzRegressions(t *testing.T) {
 	bins := buildFuzzBinaries(t)
 	for _, tgt := range selectedTargets(t) {
 		t.Run(tgt.name, func(t *testing.T) {
+			t.Parallel() // each target has its own pipeline, port and warehouse
 			start := time.Now()
 			p := newFuzzPipeline(t, bins, tgt)
 			r := newFuzzRun(t, p)

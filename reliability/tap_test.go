@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
@@ -190,12 +191,10 @@ func TestTmpfsFull(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for i++; post(fmt.Sprint("t", i)) != 200; i++ {
-		if time.Now().After(deadline) {
-			t.Fatal("no 200 within 30 s of freeing space")
-		}
-	}
+	poll.Within(t, 30*time.Second, "a 200 after freeing space", func() bool {
+		i++
+		return post(fmt.Sprint("t", i)) == 200
+	})
 	for range 5 {
 		i++
 		if post(fmt.Sprint("t", i)) != 200 {

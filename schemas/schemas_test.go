@@ -8,6 +8,7 @@ import (
 // TestEveryPropertyNullable keeps the promise that a missing or null field
 // never sends an event to the rejected stream.
 func TestEveryPropertyNullable(t *testing.T) {
+	t.Parallel()
 	for _, name := range allStreams() {
 		raw, err := Load(name)
 		if err != nil {
@@ -44,6 +45,7 @@ func allStreams() []string {
 }
 
 func TestKeyPropertiesAreDescribed(t *testing.T) {
+	t.Parallel()
 	for _, name := range allStreams() {
 		raw, _ := Load(name)
 		var doc struct {

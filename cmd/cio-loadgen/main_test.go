@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 )
 
@@ -50,18 +51,14 @@ func TestRun_ReceiverAndLoad(t *testing.T) {
 		served <- run(ctx, []string{"receiver", "--listen", addr, "--token", token, "--signing-key", "k"}, &bytes.Buffer{}, &serverLog)
 	}()
 	url := "http://" + addr + "/webhook/" + token
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, "the receiver to listen on "+addr, func() bool {
 		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("receiver did not start: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the port under a deadline
-	}
+		c.Close()
+		return true
+	})
 
 	acked := filepath.Join(t.TempDir(), "acked.txt")
 	var stdout bytes.Buffer

@@ -14,6 +14,7 @@ import (
 )
 
 func TestError_NamesTheKeyOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		key, msg, want string
 	}{
@@ -32,6 +33,7 @@ func TestError_NamesTheKeyOnce(t *testing.T) {
 }
 
 func TestNamed(t *testing.T) {
+	t.Parallel()
 	keys := []string{"kafka_tls", "spool", "spool_dir"}
 	for msg, want := range map[string]string{
 		"spool_dir: gone":       "spool_dir",
@@ -50,6 +52,7 @@ func TestNamed(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	if Errors(nil).Err() != nil {
 		t.Fatal("no problem is not nil")
 	}
@@ -64,6 +67,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestRead(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		keys     string // sorted, comma-joined; "-" for nil Values
@@ -94,6 +98,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestValues_ApplyEnv(t *testing.T) {
+	t.Parallel()
 	settings := []about.Setting{
 		{Name: "name", Type: "string"}, {Name: "null_name", Type: "string"}, {Name: "count", Type: "integer"},
 		{Name: "null_count", Type: "integer"}, {Name: "empty", Type: "integer"}, {Name: "bad_count", Type: "integer"},
@@ -142,6 +147,7 @@ func testTable() Table[testConfig] {
 }
 
 func TestTable_Decode(t *testing.T) {
+	t.Parallel()
 	tab := testTable()
 	var c testConfig
 	if errs := tab.Decode(&c, Values{"name": json.RawMessage(`"n"`)}); errs != nil {
@@ -170,6 +176,7 @@ func TestTable_Decode(t *testing.T) {
 }
 
 func TestTable_DefaultsPanicOnABadDefault(t *testing.T) {
+	t.Parallel()
 	tab := Table[testConfig]{Settings: []Setting[testConfig]{
 		Field("count", Int(1, 10), func(c *testConfig) *int { return &c.Count }).Default(0),
 	}}
@@ -182,6 +189,7 @@ func TestTable_DefaultsPanicOnABadDefault(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		v   any
 		err error

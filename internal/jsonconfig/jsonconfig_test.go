@@ -9,6 +9,7 @@ import (
 )
 
 func TestObject(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string
@@ -65,6 +66,7 @@ func TestObject(t *testing.T) {
 // TestObjectNeverQuotesValues: a secret in a broken or repeated value does
 // not reach the error message.
 func TestObjectNeverQuotesValues(t *testing.T) {
+	t.Parallel()
 	const secret = "s3cret-signing-key"
 	for _, in := range []string{
 		`{"signing_keys":["` + secret + `"]} {"signing_keys":["` + secret + `"]}`,

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseNumber_Grammar(t *testing.T) {
+	t.Parallel()
 	for _, lit := range []string{"0", "-0", "1", "-12", "1.0", "0.001", "1e3", "1E+3", "1e-3", "-0.5e0400", "123456789012345678901234567890"} {
 		if _, ok := ParseNumber(lit); !ok {
 			t.Errorf("ParseNumber(%s) refused", lit)
@@ -22,6 +23,7 @@ func TestParseNumber_Grammar(t *testing.T) {
 }
 
 func TestNumber_Integral(t *testing.T) {
+	t.Parallel()
 	tests := map[string]bool{
 		"0": true, "-0": true, "1": true, "-12": true, "1.0": true, "1.50": false, "1e3": true, "1E3": true,
 		"1.5e1": true, "1.25e1": false, "100e-2": true, "150e-2": false, "0.0": true, "0e-5": true,
@@ -38,6 +40,7 @@ func TestNumber_Integral(t *testing.T) {
 }
 
 func TestNumber_Fits(t *testing.T) {
+	t.Parallel()
 	big := "1" + strings.Repeat("0", MaxIntDigits-1)
 	tests := map[string]bool{
 		"1": true, "1e400": true, "1e-400": true, "0e999999": true, "0e-16383": true, "0e-16384": false,
@@ -53,6 +56,7 @@ func TestNumber_Fits(t *testing.T) {
 }
 
 func TestInt64(t *testing.T) {
+	t.Parallel()
 	tests := map[string]any{
 		"0": int64(0), "-0": int64(0), "42": int64(42), "1e3": int64(1000), "10.0": int64(10), "1200e-2": int64(12),
 		"9223372036854775807": int64(9223372036854775807), "-9223372036854775808": int64(-9223372036854775808),
@@ -75,6 +79,7 @@ func TestInt64(t *testing.T) {
 }
 
 func TestSameValue(t *testing.T) {
+	t.Parallel()
 	same := [][2]string{{"1.50", "15e-1"}, {"0.15e1", "1.5"}, {"0", "-0.000e7"}, {"100", "1e2"}, {"-2.5e-3", "-0.0025"}}
 	for _, p := range same {
 		if !SameValue(p[0], p[1]) {
@@ -90,6 +95,7 @@ func TestSameValue(t *testing.T) {
 }
 
 func TestPortable(t *testing.T) {
+	t.Parallel()
 	for lit, want := range map[string]bool{
 		"1": true, "1727803360e0": true, "1.5e300": true, "1e-300": true, "12345678901234567890123": true,
 		"1e400": false, "10e310": false, "1.5e-9999999": false, "1e-401": false, strings.Repeat("9", 401): false,

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseString(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		`""`: "", `"abc"`: "abc", `"a\"b\\c\/d\b\f\n\r\t"`: "a\"b\\c/d\b\f\n\r\t", `"\u00e9\u20AC"`: "é€",
 		`"\ud83d\ude00"`: "😀", `"\ud83d"`: "\uFFFD", `"\ude00x"`: "\uFFFDx", `"\ud83d\u0041"`: "\uFFFDA",
@@ -29,6 +30,7 @@ func TestParseString(t *testing.T) {
 }
 
 func TestLoadableString(t *testing.T) {
+	t.Parallel()
 	got, ok := LoadableString([]byte(`"a\u0000b` + "\xff" + `\ud800"`))
 	if !ok || got != "a\uFFFDb\uFFFD\uFFFD" {
 		t.Fatalf("got %q, %v", got, ok)
@@ -39,6 +41,7 @@ func TestLoadableString(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{`{"a":"x"}`, `{"a":"x"}`},
 		{`{"a":"x\u0000y"}`, `{"a":"x\ufffdy"}`},
@@ -67,6 +70,7 @@ func TestClean(t *testing.T) {
 }
 
 func TestEachMember(t *testing.T) {
+	t.Parallel()
 	var got []string
 	err := EachMember([]byte(` { "a" : 1 , "b\"":{"c":[1,"}"]}, "d":"x" } `), func(k, v []byte) error {
 		got = append(got, string(k)+"="+string(v))

@@ -19,6 +19,7 @@ var validCases = []string{
 }
 
 func TestValid_AgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, c := range validCases {
 		if got, want := Valid([]byte(c)), json.Valid([]byte(c)); got != want {
 			t.Errorf("Valid(%.40q) = %v, json.Valid %v", c, got, want)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 var pg *Server
@@ -36,6 +38,7 @@ func query(t *testing.T, dsn, sql string) string {
 }
 
 func TestIntegrationNewDatabase(t *testing.T) {
+	t.Parallel()
 	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
 	nameA := query(t, a, "SELECT current_database()")
 	nameB := query(t, b, "SELECT current_database()")
@@ -48,6 +51,7 @@ func TestIntegrationNewDatabase(t *testing.T) {
 }
 
 func TestIntegrationDatabaseDroppedAfterTest(t *testing.T) {
+	t.Parallel()
 	var name string
 	t.Run("inner", func(t *testing.T) {
 		name = query(t, pg.NewDatabase(t), "SELECT current_database()")
@@ -101,6 +105,7 @@ func TestWithDatabase(t *testing.T) {
 // starts a cluster and is then SIGKILLed: the watchdog must stop the cluster
 // and remove its directory.
 func TestIntegrationWatchdogCleansUpAfterKill(t *testing.T) {
+	t.Parallel()
 	pg.Require(t)
 	if pg.External() {
 		t.Skip("external server")
@@ -142,17 +147,10 @@ func TestIntegrationWatchdogCleansUpAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Within(t, 30*time.Second, "the watchdog to remove the killed owner's cluster dir "+dir, func() bool {
 		_, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster dir %s still there 30s after its owner was killed", dir)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a deadline, not synchronising
-	}
+		return errors.Is(err, os.ErrNotExist)
+	})
 }
 
 // TestChildHoldsCluster is the child of the watchdog test; it waits to be killed.

@@ -17,12 +17,14 @@ const (
 )
 
 func TestSign_Vector(t *testing.T) {
+	t.Parallel()
 	if got := Sign([]byte(vectorKey), []byte(vectorTimestamp), []byte(vectorBody)); got != vectorSignature {
 		t.Fatalf("Sign() = %s; want %s", got, vectorSignature)
 	}
 }
 
 func TestVerifier_Verify(t *testing.T) {
+	t.Parallel()
 	sentAt := time.Unix(1727803361, 0)
 	clock := func(d time.Duration) func() time.Time { return func() time.Time { return sentAt.Add(d) } }
 	flip := []byte(vectorSignature)
@@ -77,6 +79,7 @@ func TestVerifier_Verify(t *testing.T) {
 }
 
 func TestVerifier_ErrorsDoNotLeakKeys(t *testing.T) {
+	t.Parallel()
 	for _, err := range []error{ErrMissing, ErrMalformed, ErrMismatch, ErrStale} {
 		if strings.Contains(err.Error(), vectorKey) {
 			t.Fatalf("%v contains the key", err)
@@ -85,6 +88,7 @@ func TestVerifier_ErrorsDoNotLeakKeys(t *testing.T) {
 }
 
 func TestVerifier_Concurrent(t *testing.T) {
+	t.Parallel()
 	v := NewVerifier([]string{"k1", vectorKey}, 0, nil)
 	done := make(chan error)
 	for i := range 8 {

@@ -20,6 +20,7 @@ func hashed(token string) string {
 }
 
 func TestParseTokens_Errors(t *testing.T) {
+	t.Parallel()
 	short := strings.Repeat("s", MinTokenLength-1)
 	slashy := strings.Repeat("p", MinTokenLength) + "/x"
 	tests := []struct {
@@ -53,6 +54,7 @@ func TestParseTokens_Errors(t *testing.T) {
 }
 
 func TestParseTokens_ReportsEveryBadEntry(t *testing.T) {
+	t.Parallel()
 	_, err := ParseTokens([]string{"short", tokenA, "sha256:00"})
 	if err == nil {
 		t.Fatal("want an error")
@@ -68,6 +70,7 @@ func TestParseTokens_ReportsEveryBadEntry(t *testing.T) {
 }
 
 func TestTokenSet_Match(t *testing.T) {
+	t.Parallel()
 	set, err := ParseTokens([]string{tokenA, hashed(tokenB)})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +110,7 @@ func TestTokenSet_Match(t *testing.T) {
 }
 
 func TestTokenSet_MatchLongToken(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("L", maxSeenToken+10)
 	set, err := ParseTokens([]string{long})
 	if err != nil {
@@ -123,6 +127,7 @@ func TestTokenSet_MatchLongToken(t *testing.T) {
 }
 
 func TestTokenSet_IDSameForPlainAndHashed(t *testing.T) {
+	t.Parallel()
 	plain, err := ParseTokens([]string{tokenB})
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +147,7 @@ func TestTokenSet_IDSameForPlainAndHashed(t *testing.T) {
 }
 
 func TestTokenSet_IDsIsACopy(t *testing.T) {
+	t.Parallel()
 	set, err := ParseTokens([]string{tokenA})
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +159,7 @@ func TestTokenSet_IDsIsACopy(t *testing.T) {
 }
 
 func TestTokenSet_ConcurrentMatch(t *testing.T) {
+	t.Parallel()
 	set, err := ParseTokens([]string{tokenA, tokenB})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +191,7 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 func TestTokenSet_NilMatchesNothing(t *testing.T) {
+	t.Parallel()
 	var set *TokenSet
 	if id, ok := set.Match([]byte(tokenA)); ok || id != "" {
 		t.Fatalf("nil set matched: %q", id)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRemoveFields(t *testing.T) {
+	t.Parallel()
 	paths := [][]string{{"recipient"}, {"customer_identifiers", "email"}}
 	got, err := RemoveFields(json.RawMessage(`{"id":"d1","recipient":"a@example.com","customer_identifiers":{"id":"7","email":"a@example.com"},"created":5}`), paths)
 	if err != nil {

@@ -46,6 +46,7 @@ func samplePayloads(t testing.TB) map[string][]byte {
 // TestSamplePayloadsAreValid: every sample of spec/customerio.md must land
 // in data, with every field and value kept.
 func TestSamplePayloadsAreValid(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, nil)
 	for name, body := range samplePayloads(t) {
 		t.Run(name, func(t *testing.T) {
@@ -77,6 +78,7 @@ func jsonEqual(a, b any) bool {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, nil)
 	tests := []struct {
 		name       string
@@ -130,6 +132,7 @@ func TestClassify(t *testing.T) {
 // TestRecordKeepsBytes: numbers keep their literal and strings their
 // escapes; only whitespace between tokens goes.
 func TestRecordKeepsBytes(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, nil)
 	for _, nul := range []string{"", ` \u0000`} { // the clean path and the one that rewrites
 		body := "{\n  \"event_id\": \"e1\",\n  \"timestamp\": 9007199254740993,\n  \"data\": {\"subject\": \"a\\nb\\t\\\"c\\\" \\u00e9 \\ud83d\\ude00 <b>" + nul + "\", \"x\": 1.50e3}\n}"
@@ -145,6 +148,7 @@ func TestRecordKeepsBytes(t *testing.T) {
 }
 
 func TestDeselectedFieldsRemoved(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, [][]string{{"data", "recipient"}, {"data", "identifiers", "email"}, {"metric"}})
 	body := samplePayloads(t)["email_clicked.json"]
 	res := c.Classify(body)
@@ -167,6 +171,7 @@ func TestDeselectedFieldsRemoved(t *testing.T) {
 }
 
 func TestRemovePath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		path     []string
@@ -295,6 +300,7 @@ func BenchmarkClassify(b *testing.B) {
 }
 
 func TestRejection(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
 	raw, withheld, err := Rejection("sp:7", at, "body is empty", []byte("a\"b\xff<"), nil, nil)
 	if withheld {

@@ -26,6 +26,7 @@ func stdDecode(body []byte) (any, error) {
 }
 
 func TestFastDecode_AgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
 	bodies := []string{
 		`{}`, ` {"a":1} `, `{"a":-0.5e+10,"b":[],"c":{},"d":[1,"x",null,true,false,{"e":[[]]}]}`,
 		`{"s":"\"\\\/\b\f\n\r\t\u00e9\u20ac","k\u0041":1,"k\u0041":2}`, `{"big":123456789012345678901234567890}`,

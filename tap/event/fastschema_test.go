@@ -12,6 +12,7 @@ import (
 )
 
 func TestCompileFast(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{schemas.Data, schemas.Rejected} {
 		raw, _ := schemas.Load(name)
 		_, ok := compileFast(raw)
@@ -30,6 +31,7 @@ func TestCompileFast(t *testing.T) {
 // path never accepts what gojsonschema rejects (and accepts what it
 // accepts, or it would be no faster).
 func TestFastAgreesWithGojsonschema(t *testing.T) {
+	t.Parallel()
 	docs := []string{
 		`{"event_id":"a"}`, `{"event_id":1}`, `{"event_id":null}`, `{"timestamp":1.0}`, `{"timestamp":1e3}`,
 		`{"timestamp":1.5}`, `{"timestamp":"x"}`, `{"timestamp":true}`, `{"data":[]}`, `{"data":{"link_id":{}}}`,
@@ -109,6 +111,7 @@ func FuzzFastSchema(f *testing.F) {
 // TestHugeExponentIsCheap: a body with an absurd number is rejected (kept
 // as text) without gojsonschema's big.Rat taking seconds over it.
 func TestHugeExponentIsCheap(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, nil)
 	for _, body := range []string{`{"event_id":"e1","timestamp":1.5e-9999999}`, `{"event_id":"e1","data":{"campaign_id":1e9999999}}`,
 		`{"event_id":"e1","data":{"x":[` + strings.Repeat("9", 500) + `]}}`, `{"event_id":"0","0":10e310}`,

@@ -13,6 +13,7 @@ import (
 const fffd = "\uFFFD"
 
 func TestSanitize(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 		changed        bool
@@ -81,6 +82,7 @@ func TestSanitize(t *testing.T) {
 }
 
 func TestSanitizeRefusesWhatIsNotJSON(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{``, ` `, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{a:1}`, `[1,]`, `[1 2]`, "\"\x01\"", `"\q"`, `"\u12"`,
 		`"\u12g4"`, `"abc`, `01`, `1.`, `.5`, `-`, `1e`, `+1`, `tru`, `nul`, `{} {}`, `{}x`, `"\`, strings.Repeat("[", 10001) + strings.Repeat("]", 10001)} {
 		if out, _, err := Sanitize([]byte(in)); err == nil {
@@ -99,6 +101,7 @@ func TestSanitizeRefusesWhatIsNotJSON(t *testing.T) {
 // TestClassifyCleans: validation sees the cleaned document, the one that is
 // emitted.
 func TestClassifyCleans(t *testing.T) {
+	t.Parallel()
 	c := newClassifier(t, [][]string{{"data", "recipient"}})
 	tests := []struct {
 		body, want, reason string
@@ -137,6 +140,7 @@ func TestClassifyCleans(t *testing.T) {
 // TestRejectedBody: the rejected stream's body is loadable text and holds
 // no deselected field; what cannot be cleaned is withheld.
 func TestRejectedBody(t *testing.T) {
+	t.Parallel()
 	drop := [][]string{{"data", "recipient"}}
 	tests := []struct {
 		name, body string

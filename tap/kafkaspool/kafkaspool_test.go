@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 // produced remembers what Append acknowledged, by body.
@@ -172,11 +174,11 @@ func TestAppendFailsWithinTheTimeoutAndARetrySucceeds(t *testing.T) {
 				// The idempotent producer never drops a record the broker may
 				// have written: it lands (once) when the fault clears.
 				fault.Remove()
-				waitFor(t, "kgo to finish the timed-out record", drained)
+				poll.Until(t, "kgo to finish the timed-out record", drained)
 			} else {
 				// A refused record is given up after the record timeout, so
 				// only the retry below can write it.
-				waitFor(t, "kgo to drop the refused record", drained)
+				poll.Until(t, "kgo to drop the refused record", drained)
 				fault.Remove()
 			}
 
@@ -215,17 +217,6 @@ func TestAppendGivesUpOnAHungBroker(t *testing.T) {
 	}
 	if st := p.Stats(); st.Timeouts != 1 {
 		t.Errorf("stats %+v, want one timeout", st)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 // serveTCP serves cfg on a real loopback listener and returns its address.
@@ -81,24 +83,13 @@ func isTimeout(err error) bool {
 	return err != nil && errors.As(err, &ne) && ne.Timeout()
 }
 
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling under a deadline
-	}
-}
-
 // chunk encodes b as one chunk of a chunked body.
 func chunk(b []byte) []byte {
 	return append(fmt.Appendf(nil, "%x\r\n", len(b)), append(b, "\r\n"...)...)
 }
 
 func TestServer_RefusesFromHeaders(t *testing.T) {
+	t.Parallel()
 	const eightMiB = 8 << 20
 	app := &memAppender{}
 	srv, addr := serveTCP(t, Config{Appender: app})
@@ -213,6 +204,7 @@ func TestServer_UnknownTokensCostNoBodyMemory(t *testing.T) {
 }
 
 func TestServer_InflightBudget(t *testing.T) {
+	t.Parallel()
 	const maxBody = 1 << 20
 	app := &memAppender{}
 	// Bodies over 64 KiB may take 3 MiB of the 4; an event fits in the rest.
@@ -223,7 +215,7 @@ func TestServer_InflightBudget(t *testing.T) {
 	for i := range held {
 		held[i] = announce(t, addr, "POST", webhook, maxBody, first)
 	}
-	waitFor(t, "three reservations of 1 MiB", func() bool { return srv.InflightBytes() == 3*maxBody })
+	poll.Until(t, "three reservations of 1 MiB", func() bool { return srv.InflightBytes() == 3*maxBody })
 
 	t.Run("full for large bodies", func(t *testing.T) {
 		conn := announce(t, addr, "POST", webhook, maxBody, nil) // answered before any body byte
@@ -260,7 +252,7 @@ func TestServer_InflightBudget(t *testing.T) {
 		if resp := answer(t, held[0]); resp.StatusCode != 200 {
 			t.Fatalf("held request, completed: status %d; want 200", resp.StatusCode)
 		}
-		waitFor(t, "the reservation to be released", func() bool { return srv.InflightBytes() == 2*maxBody })
+		poll.Until(t, "the reservation to be released", func() bool { return srv.InflightBytes() == 2*maxBody })
 		body := bytes.Repeat([]byte("c"), maxBody)
 		conn := announce(t, addr, "POST", webhook, maxBody, body)
 		if resp := answer(t, conn); resp.StatusCode != 200 {
@@ -270,7 +262,7 @@ func TestServer_InflightBudget(t *testing.T) {
 	for _, conn := range held[1:] {
 		_ = conn.Close()
 	}
-	waitFor(t, "every reservation to be released", func() bool { return srv.InflightBytes() == 0 })
+	poll.Until(t, "every reservation to be released", func() bool { return srv.InflightBytes() == 0 })
 	bodies, _ := app.stored()
 	if len(bodies) != 3 {
 		t.Fatalf("stored %d bodies; want the event and the two completed large ones", len(bodies))
@@ -278,6 +270,7 @@ func TestServer_InflightBudget(t *testing.T) {
 }
 
 func TestServer_UnknownTokenLogIsThinned(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	ts := startServer(t, Config{Log: zerolog.New(&logs)})
 	const n = 50

@@ -9,6 +9,7 @@ import (
 )
 
 func TestBudget(t *testing.T) {
+	t.Parallel()
 	const mib = 1 << 20
 	b := newBudget(64*mib, 8*mib)
 	for i := range 6 {
@@ -47,6 +48,7 @@ func TestBudget(t *testing.T) {
 }
 
 func TestNew_InflightBudgetBelowMaxBody(t *testing.T) {
+	t.Parallel()
 	tokens := new(atomic.Pointer[auth.TokenSet])
 	tokens.Store(mustTokens(t, testToken))
 	base := Config{Tokens: tokens, Verifier: auth.NewVerifier(nil, 0, nil), Appender: &memAppender{}}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestAppendDeadlines_Bounds(t *testing.T) {
+	t.Parallel()
 	const timeout = 3 * time.Second
 	d := newAppendDeadlines(timeout)
 	start := time.Now()

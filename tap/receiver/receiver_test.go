@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
 
@@ -193,6 +194,7 @@ func signed(key, body string) map[string]string {
 }
 
 func TestNew_Validates(t *testing.T) {
+	t.Parallel()
 	var empty atomic.Pointer[auth.TokenSet]
 	_, err := New(Config{Tokens: &empty, MaxBodyBytes: -1})
 	if err == nil {
@@ -206,6 +208,7 @@ func TestNew_Validates(t *testing.T) {
 }
 
 func TestHandler_StatusTable(t *testing.T) {
+	t.Parallel()
 	webhook := "/webhook/" + testToken
 	tests := []struct {
 		name       string
@@ -312,6 +315,7 @@ func TestHandler_AnswersOnlyAfterAppendReturns(t *testing.T) {
 }
 
 func TestHandler_BodiesIntact(t *testing.T) {
+	t.Parallel()
 	app := &memAppender{}
 	ts := startServer(t, Config{Appender: app})
 	var want [][]byte
@@ -370,6 +374,7 @@ func rawRequest(t *testing.T, ts *testServer, req string) (*http.Response, error
 }
 
 func TestServer_OversizedBodies(t *testing.T) {
+	t.Parallel()
 	app := &memAppender{}
 	ts := startServer(t, Config{MaxBodyBytes: 1000, Appender: app})
 	chunk := strings.Repeat("y", 600)
@@ -405,6 +410,7 @@ func TestServer_OversizedBodies(t *testing.T) {
 }
 
 func TestServer_HeaderTooLarge(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, Config{MaxHeaderBytes: 1024})
 	big := "POST /webhook/" + testToken + " HTTP/1.1\r\nHost: r\r\nX-Big: " + strings.Repeat("h", 4096) + "\r\nContent-Length: 2\r\n\r\n{}"
 	resp, err := rawRequest(t, ts, big)
@@ -420,6 +426,7 @@ func TestServer_HeaderTooLarge(t *testing.T) {
 }
 
 func TestServer_TokenRotation(t *testing.T) {
+	t.Parallel()
 	app := &memAppender{}
 	ts := startServer(t, Config{Appender: app})
 	post := func(token string) int {
@@ -448,6 +455,7 @@ func TestServer_TokenRotation(t *testing.T) {
 }
 
 func TestServer_ShutdownDrains(t *testing.T) {
+	t.Parallel()
 	app := &memAppender{release: make(chan struct{}), entered: make(chan struct{}, 1)}
 	ts := startServer(t, Config{Appender: app})
 	inFlight := make(chan int, 1)
@@ -465,13 +473,7 @@ func TestServer_ShutdownDrains(t *testing.T) {
 
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- ts.Shutdown(context.Background()) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ts.draining.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("Shutdown did not start draining")
-		}
-		time.Sleep(time.Millisecond) // polling a flag under a deadline
-	}
+	poll.Until(t, "Shutdown to start draining", ts.draining.Load)
 
 	_, _ = late.Write([]byte("POST /webhook/" + testToken + " HTTP/1.1\r\nHost: r\r\nContent-Length: 2\r\n\r\n{}"))
 	resp, err := http.ReadResponse(bufio.NewReader(late), nil)
@@ -513,6 +515,7 @@ func TestServer_ShutdownDrains(t *testing.T) {
 }
 
 func TestServer_Counts(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, Config{})
 	for range 3 {
 		ts.do(t, request{method: "POST", path: "/webhook/" + testToken, body: []byte(testBody)})
@@ -525,6 +528,7 @@ func TestServer_Counts(t *testing.T) {
 }
 
 func TestServer_ShutdownRacingServe(t *testing.T) {
+	t.Parallel()
 	tokens := new(atomic.Pointer[auth.TokenSet])
 	tokens.Store(mustTokens(t, testToken))
 	for range 20 {
@@ -548,6 +552,7 @@ func TestServer_ShutdownRacingServe(t *testing.T) {
 }
 
 func TestServer_Metrics(t *testing.T) {
+	t.Parallel()
 	t.Run("not configured", func(t *testing.T) {
 		ts := startServer(t, Config{})
 		if got := ts.do(t, request{method: "GET", path: "/metrics"}).StatusCode(); got != 404 {
@@ -593,6 +598,7 @@ func (b *syncBuffer) String() string {
 }
 
 func TestServer_NeverLogsTokensOrBodies(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	secretBody := `{"event_id":"x","data":{"email":"secret.person@example.com"}}`
 	ts := startServer(t, Config{

@@ -11,6 +11,7 @@ import (
 // with RWF_DSYNC on Linux) puts the bytes where WriteAt would, past the end
 // and over earlier bytes alike.
 func TestOSFile_WriteAtDurably(t *testing.T) {
+	t.Parallel()
 	f, err := OSFS{}.OpenFile(filepath.Join(t.TempDir(), "seg"), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +44,7 @@ func TestOSFile_WriteAtDurably(t *testing.T) {
 // written back chunk by chunk (osFile is a writeBehinder) and still ends up
 // as exactly size zero bytes, a partial last chunk included.
 func TestZeroFill_WritesBehindOnRealFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := &Spool{fs: OSFS{}, prepStop: make(chan struct{})}
 	const size = 3*zeroChunk + 4096

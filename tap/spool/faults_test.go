@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/spool/spooltest"
 )
 
@@ -38,6 +39,7 @@ func assertTailClean(t *testing.T, fsys *spooltest.MemFS, s *Spool) {
 }
 
 func TestAppend_IOFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		fault func(string, string) error
@@ -89,6 +91,7 @@ func TestAppend_IOFailures(t *testing.T) {
 }
 
 func TestAppend_RotationFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		op    string
 		spare bool // rotate onto a zero-filled spare; else create the segment (the fallback)
@@ -152,6 +155,7 @@ func mustReadDir(t *testing.T, fsys FS) []string {
 }
 
 func TestAppend_DiskFullThenFreed(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 	fsys.SetCapacity(fsys.Used() + 500)
@@ -179,6 +183,7 @@ func TestAppend_DiskFullThenFreed(t *testing.T) {
 }
 
 func TestAppend_GroupCommit(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 	writes0, syncs0 := fsys.WritesExcept(durableFileName), fsys.Syncs() // publishing for readers costs no fsync
@@ -206,10 +211,10 @@ func TestAppend_GroupCommit(t *testing.T) {
 			offsets <- off
 		}()
 		if i == 0 {
-			waitFor(t, func() bool { return held.Load() })
+			poll.Until(t, "the first appender to hold its fsync", func() bool { return held.Load() })
 		}
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, "the other appenders to queue behind the held fsync", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.next == queued+2
@@ -230,22 +235,11 @@ func TestAppend_GroupCommit(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached before the deadline")
-		}
-		time.Sleep(time.Millisecond) // polling interval, not synchronisation: cond decides
-	}
-}
-
 // TestPowerLoss_NoAcknowledgedRecordLost runs concurrent appenders on a disk that fails at
 // random, cuts the power at a random moment, reboots, and checks every record acknowledged
 // before the cut is there, at its offset, exactly once.
 func TestPowerLoss_NoAcknowledgedRecordLost(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(1); seed <= 12; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestWritable_FailedWriteUntilOneSucceeds(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, Log: testLog(t)})
 	if err := s.Writable(); err != nil {
@@ -49,6 +50,7 @@ func TestWritable_FailedWriteUntilOneSucceeds(t *testing.T) {
 }
 
 func TestWritable_Full(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{Dir: t.TempDir(), SegmentBytes: 300, MaxBytes: 1000, Log: testLog(t), noPrealloc: true})
 	big := strings.Repeat("b", 500)
 	mustAppend(t, s, big, "t")
@@ -92,6 +94,7 @@ func TestWritable_Full(t *testing.T) {
 }
 
 func TestWritable_Reader(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
@@ -105,6 +108,7 @@ func TestWritable_Reader(t *testing.T) {
 // bytes (and the longest token id) accepts again every time what it holds is released; with
 // MaxBytes below a segment, a full spool stays full however much is released.
 func TestMinMaxBytes(t *testing.T) {
+	t.Parallel()
 	const segmentBytes, maxBody = 2000, 300
 	token := strings.Repeat("t", maxTokenIDBytes)
 	for _, prealloc := range []bool{false, true} {

@@ -58,6 +58,7 @@ func openPreallocated(t *testing.T, fsys *spooltest.MemFS, segmentBytes int64) (
 }
 
 func TestPrealloc_AppendsOverwriteZeros(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	const segBytes = 4096
 	s, _, one := openPreallocated(t, fsys, segBytes)
@@ -84,6 +85,7 @@ func TestPrealloc_AppendsOverwriteZeros(t *testing.T) {
 }
 
 func TestPrealloc_ZeroTailIsFreeSpaceOnReopen(t *testing.T) {
+	t.Parallel()
 	for _, crash := range []bool{false, true} {
 		t.Run(fmt.Sprint("crash=", crash), func(t *testing.T) {
 			fsys := spooltest.New()
@@ -128,6 +130,7 @@ func TestPrealloc_ZeroTailIsFreeSpaceOnReopen(t *testing.T) {
 // disk: the acknowledged records survive, the unacknowledged one is whole or absent, and
 // offsets are not reused.
 func TestPrealloc_PowerLossDuringOverwrite(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s, opts, one := openPreallocated(t, fsys, 64<<10)
 	var acked []string
@@ -190,6 +193,7 @@ func TestPrealloc_PowerLossDuringOverwrite(t *testing.T) {
 }
 
 func TestPrealloc_SpareFailuresFallBack(t *testing.T) {
+	t.Parallel()
 	for _, op := range []string{"create", "write", "sync"} {
 		t.Run(op, func(t *testing.T) {
 			fsys := spooltest.New()
@@ -227,6 +231,7 @@ func TestPrealloc_SpareFailuresFallBack(t *testing.T) {
 }
 
 func TestPrealloc_CloseRemovesSpare(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s := mustOpen(t, Options{Dir: testDir, FS: fsys, SegmentBytes: 100, Log: testLog(t)})
 	mustAppend(t, s, strings.Repeat("x", 40), "t")
@@ -243,6 +248,7 @@ func TestPrealloc_CloseRemovesSpare(t *testing.T) {
 }
 
 func TestRecover_DamageInPreallocatedTail(t *testing.T) {
+	t.Parallel()
 	fsys := spooltest.New()
 	s, opts, one := openPreallocated(t, fsys, 4096)
 	mustAppend(t, s, "three", "t")
@@ -315,6 +321,7 @@ func (fs behindFS) OpenFile(name string, flag int, perm fs.FileMode) (File, erro
 // back right after it is written, the partial last one is left to the final
 // sync, and the sync still comes last: write-behind makes nothing durable.
 func TestZeroFill_WriteBehindEachFullChunkThenSync(t *testing.T) {
+	t.Parallel()
 	var log []string
 	s := &Spool{fs: behindFS{MemFS: spooltest.New(), log: &log}, prepStop: make(chan struct{})}
 	const size = 2*zeroChunk + 100

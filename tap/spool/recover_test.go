@@ -54,6 +54,7 @@ func corruptFiles(fsys *spooltest.MemFS) []string {
 }
 
 func TestRecover_TornTailAtEveryByte(t *testing.T) {
+	t.Parallel()
 	records := []string{`{"event_id":"1"}`, `{"event_id":"2"}`, `{"event_id":"3","metric":"sent"}`}
 	base := spoolWith(t, 0, records...)
 	full := base.File(firstSegment)
@@ -118,6 +119,7 @@ func logLines(t testing.TB, buf *bytes.Buffer) []map[string]any {
 }
 
 func TestRecover_DamageBeforeValidFramesIsKept(t *testing.T) {
+	t.Parallel()
 	records := []string{"one", "two", "three", "four", "five"}
 	base := spoolWith(t, 0, records...)
 	full := base.File(firstSegment)
@@ -161,6 +163,7 @@ func TestRecover_DamageBeforeValidFramesIsKept(t *testing.T) {
 }
 
 func TestRecover_DamagedLastHeader(t *testing.T) {
+	t.Parallel()
 	base := spoolWith(t, 0, "a", "b", "c")
 	full := base.File(firstSegment)
 	tests := []struct {
@@ -191,6 +194,7 @@ func TestRecover_DamagedLastHeader(t *testing.T) {
 }
 
 func TestReader_ReportsCorruptionInTheMiddle(t *testing.T) {
+	t.Parallel()
 	// 3-byte bodies: frames of 31 bytes, so with SegmentBytes 100 the first segment holds
 	// offsets 1..3 and is sealed.
 	base := spoolWith(t, 100, "aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg")
@@ -252,6 +256,7 @@ func TestReader_ReportsCorruptionInTheMiddle(t *testing.T) {
 // A tail crafted so that a quarter of the byte positions announce a 32 KiB frame with a
 // plausible offset is the scanner's worst case; it must stay fast.
 func TestSalvageFrames_WorstCaseIsBounded(t *testing.T) {
+	t.Parallel()
 	tail := bytes.Repeat([]byte{0, 0x80, 0, 0}, 16<<10) // 64 KiB
 	start := time.Now()
 	frames, maxOff := salvageFrames(tail, 0)

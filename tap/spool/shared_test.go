@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 func mustOpenReader(t testing.TB, opts Options) *Spool {
@@ -28,6 +30,7 @@ func mustOpenReader(t testing.TB, opts Options) *Spool {
 // once, in order, never before the writer made it durable, and released
 // segments leave the writer's accounting too.
 func TestWriterAndReaderRuns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w := mustOpen(t, Options{Dir: dir, SegmentBytes: 2 << 10, Log: testLog(t)})
 
@@ -102,15 +105,18 @@ func TestWriterAndReaderRuns(t *testing.T) {
 	}
 	// The last run started after the writer finished, but may have looked
 	// before the last publish: finish with runs until caught up.
-	deadline := time.Now().Add(10 * time.Second)
-	for state < w.Durable() && time.Now().Before(deadline) {
+	poll.Until(t, "reader runs to catch up with the writer", func() bool {
+		if state >= w.Durable() {
+			return true
+		}
 		r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
 		for _, rec := range readAll(t, r, state) {
 			read[rec.Offset] = string(rec.Body)
 			state = rec.Offset
 		}
 		r.Close()
-	}
+		return state >= w.Durable()
+	})
 	for off, body := range appended {
 		if got, ok := read[off]; !ok || got != body {
 			t.Fatalf("offset %d: read %q (present %v); want %q", off, got, ok, body)
@@ -131,7 +137,7 @@ func TestWriterAndReaderRuns(t *testing.T) {
 	if n := len(segmentFiles(t, dir)); n != 1 {
 		t.Fatalf("%d segment files after releasing everything; want the active one", n)
 	}
-	waitFor(t, func() bool { return w.Stats().Segments == 1 }) // the writer forgets released segments
+	poll.Until(t, "the writer to forget the released segments", func() bool { return w.Stats().Segments == 1 })
 	assertStatsMatchDisk(t, w, dir)
 	if _, err := w.Append(context.Background(), []byte(`{"after":"release"}`), "tok"); err != nil {
 		t.Fatalf("Append after release: %v", err)
@@ -141,6 +147,7 @@ func TestWriterAndReaderRuns(t *testing.T) {
 // TestReaderFollowsWriter: a reader's Next wakes up for records the writer
 // appends after the reader opened.
 func TestReaderFollowsWriter(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
@@ -163,6 +170,7 @@ func TestReaderFollowsWriter(t *testing.T) {
 
 // TestOpenReader_Locks: one reader at a time, beside one writer.
 func TestOpenReader_Locks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := mustOpenReader(t, Options{Dir: dir, Log: testLog(t)})
 	if _, err := OpenReader(Options{Dir: dir}); !errors.Is(err, ErrLocked) {
@@ -186,6 +194,7 @@ func TestOpenReader_Locks(t *testing.T) {
 // TestLockReading: a writer that also reads keeps readers in other
 // processes out until it closes.
 func TestLockReading(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	if err := w.LockReading(); err != nil {
@@ -205,6 +214,7 @@ func TestLockReading(t *testing.T) {
 // published (a spool from before DURABLE existed), OpenReader recovers the
 // spool as a writer for a moment and then reads all of it.
 func TestOpenReader_NoWriterRecovers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	for i := range 5 {
@@ -229,6 +239,7 @@ func TestOpenReader_NoWriterRecovers(t *testing.T) {
 // TestPublishedPosition: DURABLE round-trips and a torn or zeroed copy is
 // not believed.
 func TestPublishedPosition(t *testing.T) {
+	t.Parallel()
 	p := position{first: 11, size: 4096, durable: 42}
 	b := p.encodeTo(make([]byte, publishedSize))
 	if got, ok := decodePosition(b); !ok || got != p {
@@ -246,6 +257,7 @@ func TestPublishedPosition(t *testing.T) {
 // TestInspect: a lock-free view beside a writer and a reader; it cannot
 // release.
 func TestInspect(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := Inspect(Options{Dir: dir}); err == nil {
 		t.Fatal("Inspect of an empty directory succeeded")
@@ -255,7 +267,7 @@ func TestInspect(t *testing.T) {
 	defer r.Close()
 	mustAppend(t, w, "one", "tok")
 	mustAppend(t, w, "two", "tok")
-	waitFor(t, func() bool {
+	poll.Until(t, "Inspect to see both records", func() bool {
 		in, err := Inspect(Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
@@ -275,6 +287,7 @@ func TestInspect(t *testing.T) {
 
 // TestSyncLatency: every group commit's fsync is counted.
 func TestSyncLatency(t *testing.T) {
+	t.Parallel()
 	w := mustOpen(t, Options{Dir: t.TempDir(), Log: testLog(t)})
 	for range 3 {
 		mustAppend(t, w, "x", "tok")
@@ -292,6 +305,7 @@ func TestSyncLatency(t *testing.T) {
 
 // TestSegments lists sealed segments and the active one.
 func TestSegments(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	w := mustOpen(t, Options{Dir: dir, SegmentBytes: 256, Log: testLog(t)})
 	for i := range 20 {

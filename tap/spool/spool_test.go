@@ -90,6 +90,7 @@ func bodies(recs []Record) []string {
 }
 
 func TestAppendRead_RoundTrip(t *testing.T) {
+	t.Parallel()
 	big := bytes.Repeat([]byte(`{"event_id":"01J","x":"`), 10_000) // > readChunk
 	tests := []struct {
 		name  string
@@ -139,6 +140,7 @@ func TestAppendRead_RoundTrip(t *testing.T) {
 }
 
 func TestAppend_CopiesBody(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{Dir: t.TempDir(), Log: testLog(t)})
 	body := []byte("original")
 	if _, err := s.Append(context.Background(), body, "t"); err != nil {
@@ -151,6 +153,7 @@ func TestAppend_CopiesBody(t *testing.T) {
 }
 
 func TestAppend_RejectsBadInput(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{Dir: t.TempDir(), Log: testLog(t)})
 	if _, err := s.Append(context.Background(), []byte("x"), strings.Repeat("k", 256)); err == nil {
 		t.Fatal("Append with a 256-byte token id: want error")
@@ -166,6 +169,7 @@ func TestAppend_RejectsBadInput(t *testing.T) {
 }
 
 func TestReopen_ContinuesOffsets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir, Log: testLog(t)})
 	if err != nil {
@@ -198,6 +202,7 @@ func TestReopen_ContinuesOffsets(t *testing.T) {
 }
 
 func TestOpen_Locked(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	_, err := Open(Options{Dir: dir, Log: testLog(t)})
@@ -211,6 +216,7 @@ func TestOpen_Locked(t *testing.T) {
 }
 
 func TestCloseWriter(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{Dir: t.TempDir(), Log: testLog(t)})
 	mustAppend(t, s, "a", "t")
 	r, err := s.NewReader(0)
@@ -237,6 +243,7 @@ func TestCloseWriter(t *testing.T) {
 }
 
 func TestReaderNext_WaitsForAppend(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{Dir: t.TempDir(), Log: testLog(t)})
 	r, err := s.NewReader(0)
 	if err != nil {
@@ -274,6 +281,7 @@ func TestReaderNext_WaitsForAppend(t *testing.T) {
 }
 
 func TestRotationAndReleaseThrough(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Each record is 8+17+1+5 = 31 bytes; segments rotate once past 100 bytes.
 	s := mustOpen(t, Options{Dir: dir, SegmentBytes: 100, Log: testLog(t)})
@@ -369,6 +377,7 @@ func assertStatsMatchDisk(t testing.TB, s *Spool, dir string) {
 }
 
 func TestMaxBytes_FullThenRecovers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const max = 400
 	s := mustOpen(t, Options{Dir: dir, SegmentBytes: 100, MaxBytes: max, Log: testLog(t)})
@@ -406,6 +415,7 @@ func TestMaxBytes_FullThenRecovers(t *testing.T) {
 }
 
 func TestConcurrentAppend(t *testing.T) {
+	t.Parallel()
 	const writers, each = 64, 40
 	s := mustOpen(t, Options{Dir: t.TempDir(), SegmentBytes: 16 << 10, Log: testLog(t)})
 	r, err := s.NewReader(0)
@@ -475,6 +485,7 @@ func TestConcurrentAppend(t *testing.T) {
 }
 
 func TestOpen_CreatesNestedDirectory(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "a", "b", "spool")
 	s := mustOpen(t, Options{Dir: dir, Log: testLog(t)})
 	mustAppend(t, s, "x", "t")

@@ -19,6 +19,7 @@ func newTestBuffer(p Policy) (*Buffer, *fakeClock) {
 func big() Policy { return Policy{MaxRecords: 1000, MaxBytes: 1 << 30, MaxAge: time.Hour} }
 
 func TestBuffer_LastRecordPerKeyWins(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBuffer(big())
 	b.Add(10, "a", Row{"a", 1}, 1)
 	b.Add(11, "b", Row{"b", 1}, 1)
@@ -39,6 +40,7 @@ func TestBuffer_LastRecordPerKeyWins(t *testing.T) {
 }
 
 func TestBuffer_NoKeyKeepsEveryRow(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBuffer(big())
 	b.Add(0, "", Row{1}, 1)
 	b.Add(1, "", Row{1}, 1)
@@ -48,6 +50,7 @@ func TestBuffer_NoKeyKeepsEveryRow(t *testing.T) {
 }
 
 func TestBuffer_FullByRecords(t *testing.T) {
+	t.Parallel()
 	p := big()
 	p.MaxRecords = 3
 	b, _ := newTestBuffer(p)
@@ -64,6 +67,7 @@ func TestBuffer_FullByRecords(t *testing.T) {
 }
 
 func TestBuffer_FullByBytes(t *testing.T) {
+	t.Parallel()
 	p := big()
 	p.MaxBytes = 100
 	b, _ := newTestBuffer(p)
@@ -79,6 +83,7 @@ func TestBuffer_FullByBytes(t *testing.T) {
 }
 
 func TestBuffer_UntilNext(t *testing.T) {
+	t.Parallel()
 	p := big()
 	p.MaxAge = 10 * time.Second
 	b, clock := newTestBuffer(p)
@@ -106,6 +111,7 @@ func TestBuffer_UntilNext(t *testing.T) {
 }
 
 func TestBuffer_FlushStartsOver(t *testing.T) {
+	t.Parallel()
 	b, _ := newTestBuffer(big())
 	if _, ok := b.OldestSeq(); ok {
 		t.Fatal("an empty buffer has an oldest record")

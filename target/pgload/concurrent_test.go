@@ -34,6 +34,7 @@ func concurrentInput(replica string, n int, widen bool) []byte {
 // bigint to numeric while the other still loads 64-bit values: both finish
 // with exit 0 and every row and value is there.
 func TestIntegrationConcurrentTargets(t *testing.T) {
+	t.Parallel()
 	pg.Require(t)
 	bin := buildTarget(t)
 	dsn := pg.NewDatabase(t)

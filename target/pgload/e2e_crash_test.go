@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
 const genSchema = `{"type":"SCHEMA","stream":"data","key_properties":["event_id"],"schema":{"type":"object","properties":{"event_id":{"type":"string"},"n":{"type":"integer"},"body":{"type":["null","string"]}}}}`
@@ -65,7 +67,7 @@ func testKillAndResume(t *testing.T, bin string) {
 		// Only half the input: the target cannot reach its end before the kill.
 		_ = feed(r.stdin, append([]string{genSchema}, genLines(0, half, 100)...))
 	}()
-	waitFor(t, "a state from the first run", time.Minute, func() bool { return strings.Contains(r.stdout.String(), "\n") })
+	poll.Within(t, time.Minute, "a state from the first run", func() bool { return strings.Contains(r.stdout.String(), "\n") })
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func testOutage(t *testing.T, bin string) {
 	if err := feed(r.stdin, append([]string{genSchema}, lines[:split]...)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a first commit", time.Minute, func() bool { return strings.Contains(r.stdout.String(), "\n") })
+	poll.Within(t, time.Minute, "a first commit", func() bool { return strings.Contains(r.stdout.String(), "\n") })
 
 	if err := pg.StopServer(); err != nil {
 		t.Fatal(err)
@@ -130,7 +132,7 @@ func testOutage(t *testing.T, bin string) {
 		fed <- err
 	}()
 	// Stay down for at least two failed attempts.
-	waitFor(t, "the target to report a second retry", time.Minute, func() bool {
+	poll.Within(t, time.Minute, "the target to report a second retry", func() bool {
 		return strings.Contains(r.stderr.String(), `"attempt":2`)
 	})
 	if err := pg.StartServer(); err != nil {

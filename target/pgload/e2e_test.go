@@ -23,11 +23,17 @@ import (
 func TestIntegrationEndToEnd(t *testing.T) {
 	pg.Require(t)
 	bin := buildTarget(t)
-	t.Run("string escapes, empty strings and exact values", func(t *testing.T) { testEscapes(t, bin) })
-	t.Run("final state written when no rows follow the last batch", func(t *testing.T) { testLastState(t, bin) })
-	t.Run("interleaved streams with states, loaded twice", func(t *testing.T) { testInterleaved(t, bin) })
-	t.Run("bad line exits naming it without state beyond the commit", func(t *testing.T) { testBadLine(t, bin) })
-	t.Run("killed mid-input and rerun from its last state loses nothing", func(t *testing.T) { testKillAndResume(t, bin) })
+	// Each run has its own database, so the runs go in parallel, except the
+	// outage: it stops the shared cluster. Parallel subtests only start once
+	// this function has returned, so they never overlap it.
+	parallel := func(f func(*testing.T, string)) func(*testing.T) {
+		return func(t *testing.T) { t.Parallel(); f(t, bin) }
+	}
+	t.Run("string escapes, empty strings and exact values", parallel(testEscapes))
+	t.Run("final state written when no rows follow the last batch", parallel(testLastState))
+	t.Run("interleaved streams with states, loaded twice", parallel(testInterleaved))
+	t.Run("bad line exits naming it without state beyond the commit", parallel(testBadLine))
+	t.Run("killed mid-input and rerun from its last state loses nothing", parallel(testKillAndResume))
 	t.Run("server stopped during a load is retried", func(t *testing.T) { testOutage(t, bin) })
 }
 
@@ -153,18 +159,6 @@ func states(t *testing.T, stdout string) []string {
 		out = append(out, b.String())
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
 }
 
 func queryStrings(t *testing.T, dsn, sql string) []string {

@@ -11,6 +11,7 @@ import (
 // TestIntegrationValuesRoundTripExactly loads every value kind that other
 // targets get wrong and reads it back byte for byte.
 func TestIntegrationValuesRoundTripExactly(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, target.Table{Name: "x", Keys: []string{"id"}, Columns: []target.Column{
 		{Name: "id", Type: target.TypeBigint}, {Name: "s", Type: target.TypeText}, {Name: "n", Type: target.TypeBigint},

@@ -15,12 +15,14 @@ import (
 // final state, keep every value findable (in its column, _sdc_errors or
 // _sdc_rejected_records), and the replay must not add rejected rows.
 func TestIntegrationHostileRecords(t *testing.T) {
+	t.Parallel()
 	pg.Require(t)
 	bin := buildTarget(t)
 	cases := targettest.Cases()
 	input := targettest.Input(cases)
 	for _, level := range []int{0, 1} {
 		t.Run(fmt.Sprintf("flattening_max_level=%d", level), func(t *testing.T) {
+			t.Parallel()
 			dsn := pg.NewDatabase(t)
 			config := writeConfig(t, dsn, fmt.Sprintf(`,"flattening_max_level":%d,"batch_size_rows":7`, level))
 			var rejected []string

@@ -84,6 +84,7 @@ func columnTypes(t *testing.T, conn *pgx.Conn, table string) []string {
 func equalStrings(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 func TestIntegrationEnsureTableCreates(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	tbl := dataTable
 	tbl.Columns = append(append([]target.Column{}, tbl.Columns...),
@@ -114,6 +115,7 @@ func TestIntegrationEnsureTableCreates(t *testing.T) {
 }
 
 func TestIntegrationEnsureTableAddsColumnKeepingRows(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, dataTable)
 	load(t, l, &target.Batch{Table: "data", Keys: []string{"event_id"}, Columns: []string{"event_id", "metric"},
@@ -135,6 +137,7 @@ func TestIntegrationEnsureTableAddsColumnKeepingRows(t *testing.T) {
 }
 
 func TestIntegrationEnsureTableWidens(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		from, to      target.ColumnType
@@ -151,6 +154,7 @@ func TestIntegrationEnsureTableWidens(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			l, conn := open(t)
 			tbl := target.Table{Name: "w", Keys: []string{"id"}, Columns: []target.Column{
 				{Name: "id", Type: target.TypeBigint}, {Name: "v", Type: tc.from}}}
@@ -182,6 +186,7 @@ func TestIntegrationEnsureTableWidens(t *testing.T) {
 }
 
 func TestIntegrationEnsureTableKeyMismatchIsPermanent(t *testing.T) {
+	t.Parallel()
 	l, _ := open(t)
 	ensure(t, l, dataTable)
 	other := dataTable
@@ -216,6 +221,7 @@ func rows(t *testing.T, conn *pgx.Conn) []row {
 }
 
 func TestIntegrationLoadUpserts(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, dataTable)
 	cols := []string{"event_id", "metric", "timestamp"}
@@ -239,6 +245,7 @@ func TestIntegrationLoadUpserts(t *testing.T) {
 }
 
 func TestIntegrationLoadOnlyKeyColumns(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, target.Table{Name: "k", Keys: []string{"a"}, Columns: []target.Column{{Name: "a", Type: target.TypeText}}})
 	b := &target.Batch{Table: "k", Keys: []string{"a"}, Columns: []string{"a"}, Rows: [][]any{{"x"}, {"y"}}}
@@ -251,6 +258,7 @@ func TestIntegrationLoadOnlyKeyColumns(t *testing.T) {
 }
 
 func TestIntegrationLoadAppendsWithoutKeys(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, target.Table{Name: "log", Columns: []target.Column{{Name: "msg", Type: target.TypeText}}})
 	b := &target.Batch{Table: "log", Columns: []string{"msg"}, Rows: [][]any{{"a"}, {"a"}, {nil}}}
@@ -266,6 +274,7 @@ func TestIntegrationLoadAppendsWithoutKeys(t *testing.T) {
 }
 
 func TestIntegrationLoadIsAtomic(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, dataTable)
 	err := l.Load(t.Context(), &target.Batch{Table: "data", Keys: []string{"event_id"}, Columns: []string{"event_id", "metric"},

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/target"
 	"github.com/cio-singer/tap-customerio-webhook/target/pgload"
 )
@@ -60,6 +61,7 @@ func TestRetryable(t *testing.T) {
 // pg_terminate_backend while a Load waits on a lock: the error is retryable
 // and the same Load then succeeds on a fresh connection.
 func TestIntegrationRetryableTerminatedBackend(t *testing.T) {
+	t.Parallel()
 	l, conn := open(t)
 	ensure(t, l, dataTable)
 	b := &target.Batch{Table: "data", Keys: []string{"event_id"}, Columns: []string{"event_id", "metric"},
@@ -75,19 +77,16 @@ func TestIntegrationRetryableTerminatedBackend(t *testing.T) {
 	loadErr := make(chan error, 1)
 	go func() { loadErr <- l.Load(context.Background(), b) }()
 
-	var killed bool
-	deadline := time.Now().Add(20 * time.Second)
-	for !killed {
-		if time.Now().After(deadline) {
-			t.Fatal("the Load never waited on the lock")
-		}
+	poll.Until(t, "the Load to wait on the lock (its backend is then terminated)", func() bool {
 		// tx's own connection runs this, so it is never the one waiting.
+		var killed bool
 		err := tx.QueryRow(t.Context(), `SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`).Scan(&killed)
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
+		return killed
+	})
 	err = <-loadErr
 	if err == nil {
 		t.Fatal("Load succeeded although its backend was terminated")
@@ -153,6 +152,7 @@ func TestIntegrationLoadAfterServerRestart(t *testing.T) {
 }
 
 func TestIntegrationPermanentErrorNotRetryable(t *testing.T) {
+	t.Parallel()
 	l, _ := open(t)
 	ensure(t, l, dataTable)
 	// A string where the table has bigint fails to encode: retrying cannot help.

@@ -79,6 +79,7 @@ func samplePayloads(t *testing.T, input []byte) map[string]map[string]any {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the target-sqlite binary")
 	}

@@ -19,11 +19,13 @@ import (
 // every value findable (in its column, _sdc_errors or
 // _sdc_rejected_records), and the replay must not add rejected rows.
 func TestHostileRecords(t *testing.T) {
+	t.Parallel()
 	bin := buildTarget(t)
 	cases := targettest.Cases()
 	input := targettest.Input(cases)
 	for _, level := range []int{0, 1} {
 		t.Run(fmt.Sprintf("flattening_max_level=%d", level), func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			cfg := map[string]any{"database": "h.db", "flattening_max_level": level, "batch_size_rows": 7}
 			var rejected string
