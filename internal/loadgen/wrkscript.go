@@ -22,7 +22,7 @@ type WrkConfig struct {
 	// Requests fixed ones: the Requests bodies become templates.
 	UniqueIDs bool
 	Now       time.Time
-	Seed       uint64
+	Seed      uint64
 }
 
 // WriteWrkScript writes a Lua script for wrk (https://github.com/wg/wrk)
