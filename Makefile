@@ -33,6 +33,7 @@ views: ## create or replace the analytics views in PostgreSQL: make views PGDSN=
 	$(PSQL) "$(PGDSN)" -X -v ON_ERROR_STOP=1 -v schema=$(SCHEMA) -f analytics/postgres/app_api_views.sql
 
 test: ## every test, including PostgreSQL integration tests (starts a throwaway cluster)
+	@unformatted=$$(gofmt -l .); test -z "$$unformatted" || { echo "gofmt would change: $$unformatted (make fmt)"; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 30m ./...
 
