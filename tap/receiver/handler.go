@@ -98,8 +98,16 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 // rawPath is the path of a request URI as sent, without query or
 // fragment. It may differ from the parsed path (percent escapes, dot
 // segments, absolute form); then headerReceived refuses to read ahead and
-// the handler, which judges the parsed path, decides.
+// the handler, which judges the parsed path, decides. A URI holding an
+// ASCII control character anywhere, even in its query or fragment, is one
+// fasthttp does not parse (its path becomes "/"), so rawPath returns nil for
+// it rather than a path the handler will never see.
 func rawPath(uri []byte) []byte {
+	for _, c := range uri {
+		if c < 0x20 || c == 0x7f {
+			return nil
+		}
+	}
 	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
 		return uri[:i]
 	}
