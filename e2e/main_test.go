@@ -42,8 +42,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	defer os.RemoveAll(dir)
-	pgtest.Main(m, &pg)
+	code := pgtest.Run(m, &pg) // not Main: its os.Exit would skip removing dir
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 const token = "e2e-token-0123456789abcdef0123456789abcdef"

@@ -134,7 +134,7 @@ func configTable() config.Table[Config] {
 		config.Field("app_api_interval", config.Duration(true), func(c *Config) *time.Duration { return &c.AppAPI.Interval }).Default("1h").
 			Doc("How often a run that keeps running reads the App API streams again."),
 		config.Field("log_level", config.LogLevel, func(c *Config) *zerolog.Level { return &c.LogLevel }).Default("info").
-			Doc("trace, debug, info, warn or error. Logs are JSON on stderr."),
+			Doc(config.LogLevelDoc),
 	}, Check: checkConfig}
 }
 

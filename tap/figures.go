@@ -40,9 +40,17 @@ type figures struct {
 	// pipe: the target's state goes to its own stdout).
 	loaded func() (uint64, bool)
 
-	mu     sync.Mutex           // guards oldest
-	oldest map[uint64]time.Time // receive time of the first record after an offset
+	mu sync.Mutex // guards the cursors and idle
+	// unemitted and unloaded find the oldest record past the emitted and
+	// the loaded offset; idle closes their readers once scrapes stop.
+	unemitted, unloaded oldestCursor
+	idle                *time.Timer
 }
+
+// cursorIdle is how long a cursor's reader stays open after a scrape. It
+// holds a segment file open: one released meanwhile frees its disk space
+// once the reader closes.
+const cursorIdle = time.Minute
 
 // writeText writes /metrics: the Prometheus text exposition.
 func (m *figures) writeText(w io.Writer) { m.snapshot().WriteText(w) }
@@ -109,7 +117,7 @@ func (m *figures) spool() *metrics.Spool {
 		}
 		age := 0.0
 		if backlog > 0 {
-			if at, ok := m.oldestAfter(off); ok {
+			if at, ok := m.oldestAfter(&m.unemitted, off); ok {
 				age = max(0, m.now().Sub(at).Seconds())
 			}
 		}
@@ -119,7 +127,7 @@ func (m *figures) spool() *metrics.Spool {
 		if off, ok := m.loaded(); ok {
 			age := 0.0
 			if st.LastOffset > off {
-				if at, ok := m.oldestAfter(off); ok {
+				if at, ok := m.oldestAfter(&m.unloaded, off); ok {
 					age = max(0, m.now().Sub(at).Seconds())
 				}
 			}
@@ -137,25 +145,76 @@ func heldRecords(st spool.Stats) uint64 {
 }
 
 // oldestAfter returns the receive time of the first record after off,
-// read once per offset.
-func (m *figures) oldestAfter(off uint64) (time.Time, bool) {
+// through the cursor that follows that offset.
+func (m *figures) oldestAfter(c *oldestCursor, off uint64) (time.Time, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if at, ok := m.oldest[off]; ok {
-		return at, true
+	if m.idle == nil {
+		m.idle = time.AfterFunc(cursorIdle, m.closeCursors)
+	} else {
+		m.idle.Reset(cursorIdle)
 	}
-	r, err := m.sp.NewReader(off)
-	if err != nil {
-		return time.Time{}, false
+	return c.oldestAfter(m.sp, off)
+}
+
+// closeCursors closes the cursors' readers; what they found stays known.
+func (m *figures) closeCursors() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unemitted.close()
+	m.unloaded.close()
+}
+
+// oldestCursor finds the first record after an offset that mostly moves
+// forward (emitted, loaded). A new spool reader scans its segment from the
+// start, megabytes under load; the cursor keeps its reader after the
+// record it found, so a later offset reads only the records in between
+// and an offset that did not move, or moved short of that record, reads
+// nothing. A record's receive time never changes.
+type oldestCursor struct {
+	r   *spool.Reader // nil before the first lookup, after an error or once idle
+	pos uint64        // r returns the records after pos next
+	// found: record pos, received at, is the first record after every
+	// offset in [from, pos).
+	found bool
+	from  uint64
+	at    time.Time
+}
+
+func (c *oldestCursor) oldestAfter(sp *spool.Spool, off uint64) (time.Time, bool) {
+	if c.found && c.from <= off && off < c.pos {
+		return c.at, true
 	}
-	defer r.Close()
-	rec, ok, err := r.TryNext()
-	if err != nil || !ok {
-		return time.Time{}, false
+	if c.r == nil || off < c.pos {
+		c.close()
+		r, err := sp.NewReader(off)
+		if err != nil {
+			return time.Time{}, false
+		}
+		c.r, c.pos = r, off
 	}
-	if len(m.oldest) >= 4 || m.oldest == nil { // only the emitted and loaded offsets are asked for
-		m.oldest = map[uint64]time.Time{}
+	c.found = false // pos moves on
+	for {
+		rec, ok, err := c.r.TryNext()
+		if err != nil {
+			c.close()
+			return time.Time{}, false
+		}
+		if !ok {
+			return time.Time{}, false
+		}
+		c.pos = rec.Offset
+		if rec.Offset > off {
+			c.found, c.from, c.at = true, off, rec.ReceivedAt
+			return rec.ReceivedAt, true
+		}
 	}
-	m.oldest[off] = rec.ReceivedAt
-	return rec.ReceivedAt, true
+}
+
+// close closes the reader; the next lookup past what was found opens one.
+func (c *oldestCursor) close() {
+	if c.r != nil {
+		_ = c.r.Close()
+		c.r = nil
+	}
 }

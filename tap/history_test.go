@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
@@ -34,13 +35,13 @@ const appDeliveries = 600
 // days before appEpoch and a few rows in each name table, on a virtual
 // clock shared with the tap's client (retries and pacing take no time).
 type appFixture struct {
-	clock  *appapitest.Clock
+	clock  *clock.Fake
 	server *appapitest.Server
 }
 
 func newAppFixture(t *testing.T) *appFixture {
 	t.Helper()
-	f := &appFixture{clock: appapitest.NewClock(appEpoch)}
+	f := &appFixture{clock: clock.NewFake(appEpoch)}
 	f.server = appapitest.New(t, appapitest.Options{Clock: f.clock})
 	if err := f.server.AddDeliveries(appapitest.Deliveries(appDeliveries, appEpoch.Add(-20*24*time.Hour), appEpoch.Add(-time.Minute))...); err != nil {
 		t.Fatal(err)

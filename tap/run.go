@@ -38,8 +38,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cio-singer/tap-customerio-webhook/catalog"
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
-	"github.com/cio-singer/tap-customerio-webhook/tap/appapi"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 	"github.com/cio-singer/tap-customerio-webhook/tap/kafkaspool"
 	"github.com/cio-singer/tap-customerio-webhook/tap/receiver"
@@ -71,7 +71,7 @@ type Options struct {
 	KafkaPosition kafkaspool.Position
 	// AppAPIClock, when set, paces the App API client (tests give it a
 	// virtual clock so that retries take no time).
-	AppAPIClock appapi.Clock
+	AppAPIClock clock.Clock
 }
 
 // Run receives and emits until ctx ends (SIGTERM), exit_after_idle passes

@@ -50,6 +50,6 @@ func commonTable() config.Table[Config] {
 		config.Field("flattening_max_level", config.Int(0, 64), func(c *Config) *int { return &c.FlatteningMaxLevel }).Default(0).
 			Doc("Turn declared nested object properties into parent__child columns down to this depth; 0 keeps them as JSON."),
 		config.Field("log_level", config.LogLevel, func(c *Config) *zerolog.Level { return &c.LogLevel }).Default("info").
-			Doc("Log level on stderr: debug, info, warn, error."),
+			Doc(config.LogLevelDoc),
 	}}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,30 @@ func TestParsers(t *testing.T) {
 				t.Fatalf("got %s, want %s", g, w)
 			}
 		})
+	}
+}
+
+// TestLogLevelNames: every level LogLevelDoc names parses to that level, and
+// they are all zerolog's named levels, so the settings tables say exactly
+// what log_level takes.
+func TestLogLevelNames(t *testing.T) {
+	named := map[zerolog.Level]bool{}
+	for _, name := range strings.Split(LogLevelNames, ", ") {
+		lvl, err := LogLevel.Parse(json.RawMessage(strconv.Quote(name)))
+		if err != nil || lvl.String() != name {
+			t.Errorf("%s parses to %v, %v; want level %s", name, lvl, err, name)
+		}
+		named[lvl] = true
+	}
+	for lvl := zerolog.TraceLevel; lvl <= zerolog.PanicLevel; lvl++ {
+		if !named[lvl] {
+			t.Errorf("level %s is accepted but not in LogLevelNames", lvl)
+		}
+	}
+	if !named[zerolog.Disabled] {
+		t.Error("disabled is accepted but not in LogLevelNames")
+	}
+	if !strings.Contains(LogLevelDoc, LogLevelNames) {
+		t.Errorf("LogLevelDoc %q does not list %q", LogLevelDoc, LogLevelNames)
 	}
 }

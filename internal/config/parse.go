@@ -147,14 +147,20 @@ func parseDuration(raw json.RawMessage) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// LogLevel takes any zerolog level name (DESIGN: "zerolog level"), in any case:
-// trace, debug, info, warn, error, fatal, panic or disabled.
+// LogLevelNames are the zerolog level names LogLevel takes (DESIGN: "zerolog
+// level"), in any case.
+const LogLevelNames = "trace, debug, info, warn, error, fatal, panic, disabled"
+
+// LogLevelDoc describes a log_level setting, the same in every binary.
+const LogLevelDoc = "Log level: " + LogLevelNames + ". Logs are JSON on stderr."
+
+// LogLevel takes any of LogLevelNames.
 var LogLevel = Parser[zerolog.Level]{Type: "string", Parse: func(raw json.RawMessage) (zerolog.Level, error) {
 	var s string
 	_ = json.Unmarshal(raw, &s) // a non-string leaves s empty, which no level is
 	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(s)))
 	if err != nil || s == "" || lvl == zerolog.NoLevel {
-		return 0, fmt.Errorf("must be one of trace, debug, info, warn, error, fatal, panic, disabled, not %s", raw)
+		return 0, fmt.Errorf("must be one of %s, not %s", LogLevelNames, raw)
 	}
 	return lvl, nil
 }}

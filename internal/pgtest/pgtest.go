@@ -116,22 +116,26 @@ func Start() (*Server, error) {
 // the server into *srv, runs m, stops the server and removes its files. Call
 // it from TestMain. When PostgreSQL is missing, the run fails if $CI is
 // "true"; otherwise *srv is a server whose NewDatabase and Require skip.
-func Main(m *testing.M, srv **Server) {
+func Main(m *testing.M, srv **Server) { os.Exit(Run(m, srv)) }
+
+// Run is Main without the exit: it returns the exit code, so that a
+// TestMain can remove what its tests left (os.Exit skips deferred calls).
+func Run(m *testing.M, srv **Server) int {
 	s, err := Start()
 	switch {
 	case errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true":
 		s = &Server{skip: err.Error()}
 	case errors.Is(err, ErrNotInstalled):
 		fmt.Fprintln(os.Stderr, err.Error()+" (CI=true: a missing PostgreSQL is a failure)")
-		os.Exit(1)
+		return 1
 	case err != nil:
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
 	*srv = s
 	code := m.Run()
-	s.Stop() // not deferred: os.Exit skips deferred calls
-	os.Exit(code)
+	s.Stop()
+	return code
 }
 
 // Require skips t when the server is unavailable (PostgreSQL not installed

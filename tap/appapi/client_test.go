@@ -20,7 +20,7 @@ import (
 var epoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newClient returns a client of fake s on clock c, logging into logs.
-func newClient(t *testing.T, s *appapitest.Server, c Clock, logs *bytes.Buffer) *Client {
+func newClient(t *testing.T, s *appapitest.Server, c clock.Clock, logs *bytes.Buffer) *Client {
 	t.Helper()
 	log := zerolog.Nop()
 	if logs != nil {
@@ -53,9 +53,9 @@ func TestBaseURL(t *testing.T) {
 }
 
 func TestClient_PacesRequestsAndSendsKey(t *testing.T) {
-	clock := appapitest.NewClock(epoch)
-	s := appapitest.New(t, appapitest.Options{Clock: clock})
-	c := newClient(t, s, clock, nil)
+	fake := clock.NewFake(epoch)
+	s := appapitest.New(t, appapitest.Options{Clock: fake})
+	c := newClient(t, s, fake, nil)
 	const n = 35
 	for range n {
 		var out map[string]any
@@ -82,10 +82,10 @@ func TestClient_PacesRequestsAndSendsKey(t *testing.T) {
 
 func TestClient_WaitsForRetryAfter(t *testing.T) {
 	for _, ra := range []string{"7", epoch.Add(7 * time.Second).Format(http.TimeFormat)} {
-		clock := appapitest.NewClock(epoch)
-		s := appapitest.New(t, appapitest.Options{Clock: clock})
+		fake := clock.NewFake(epoch)
+		s := appapitest.New(t, appapitest.Options{Clock: fake})
 		s.Fail(appapitest.Fault{Status: http.StatusTooManyRequests, RetryAfter: ra})
-		c := newClient(t, s, clock, nil)
+		c := newClient(t, s, fake, nil)
 		var out map[string]any
 		if err := c.Get(t.Context(), "/broadcasts", nil, &out); err != nil {
 			t.Fatal(err)
@@ -101,27 +101,27 @@ func TestClient_WaitsForRetryAfter(t *testing.T) {
 }
 
 func TestClient_RetryAfterBeyondMaximumFails(t *testing.T) {
-	clock := appapitest.NewClock(epoch)
-	s := appapitest.New(t, appapitest.Options{Clock: clock})
+	fake := clock.NewFake(epoch)
+	s := appapitest.New(t, appapitest.Options{Clock: fake})
 	s.Fail(appapitest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3600"})
-	c := newClient(t, s, clock, nil)
+	c := newClient(t, s, fake, nil)
 	var out map[string]any
 	err := c.Get(t.Context(), "/broadcasts", nil, &out)
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != 429 || se.RetryAfter != time.Hour {
 		t.Fatalf("err = %v, want a 429 StatusError asking for 1h", err)
 	}
-	if clock.Slept() > time.Second {
-		t.Errorf("waited %s for a Retry-After it should refuse", clock.Slept())
+	if fake.Slept() > time.Second {
+		t.Errorf("waited %s for a Retry-After it should refuse", fake.Slept())
 	}
 }
 
 func TestClient_Retries5xxWithBackoff(t *testing.T) {
-	clock := appapitest.NewClock(epoch)
-	s := appapitest.New(t, appapitest.Options{Clock: clock})
+	fake := clock.NewFake(epoch)
+	s := appapitest.New(t, appapitest.Options{Clock: fake})
 	s.Fail(appapitest.Fault{Status: http.StatusInternalServerError})
 	s.Fail(appapitest.Fault{Status: http.StatusBadGateway})
-	c := newClient(t, s, clock, nil)
+	c := newClient(t, s, fake, nil)
 	var out map[string]any
 	if err := c.Get(t.Context(), "/newsletters", nil, &out); err != nil {
 		t.Fatal(err)
@@ -145,9 +145,9 @@ func TestClient_Retries5xxWithBackoff(t *testing.T) {
 }
 
 func TestClient_RefusedKeyIsNotRetriedNorShown(t *testing.T) {
-	clock := appapitest.NewClock(epoch)
-	s := appapitest.New(t, appapitest.Options{Clock: clock})
-	c, err := New(Options{BaseURL: s.URL, Key: "wrong-secret-key", Clock: clock})
+	fake := clock.NewFake(epoch)
+	s := appapitest.New(t, appapitest.Options{Clock: fake})
+	c, err := New(Options{BaseURL: s.URL, Key: "wrong-secret-key", Clock: fake})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@
 //
 // Guarantees:
 //   - At most 10 requests a second leave a [Client] (a token bucket on an
-//     injected [Clock]); a 429 waits for its Retry-After, a 5xx or a
+//     injected clock); a 429 waits for its Retry-After, a 5xx or a
 //     transport failure is retried with doubling waits a bounded number of
 //     times; every wait and request ends with its context.
 //   - Nothing read is lost: the deliveries bookmark moves only after every

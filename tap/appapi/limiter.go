@@ -8,10 +8,6 @@ import (
 	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 )
 
-// Clock is clock.Clock, the type of [Options.Clock], under the name the
-// tap's options use.
-type Clock = clock.Clock
-
 // limiter is a token bucket: it holds at most burst tokens, gains one every
 // interval, and a request takes one. It is safe for concurrent use.
 type limiter struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/clock"
 	"github.com/cio-singer/tap-customerio-webhook/schemas"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
 )
@@ -88,7 +89,7 @@ func wantAllDeliveries(t *testing.T, got map[string]bool, n int) {
 }
 
 type fixture struct {
-	clock  *appapitest.Clock
+	clock  *clock.Fake
 	server *appapitest.Server
 	logs   *bytes.Buffer
 	runner *Runner
@@ -96,7 +97,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, so appapitest.Options, ro RunOptions) *fixture {
 	t.Helper()
-	f := &fixture{clock: appapitest.NewClock(epoch), logs: &bytes.Buffer{}}
+	f := &fixture{clock: clock.NewFake(epoch), logs: &bytes.Buffer{}}
 	so.Clock = f.clock
 	f.server = appapitest.New(t, so)
 	ro.Log = zerolog.New(f.logs).Level(zerolog.DebugLevel)

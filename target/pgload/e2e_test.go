@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// These tests run the real target-postgres binary, built once into the
-// parent test's temp dir, on Singer input from testdata/ or generated here.
+// These tests run the real target-postgres binary (buildTarget: built once
+// per test binary) on Singer input from testdata/ or generated here.
 func TestIntegrationEndToEnd(t *testing.T) {
 	pg.Require(t)
 	bin := buildTarget(t)
@@ -37,15 +37,37 @@ func TestIntegrationEndToEnd(t *testing.T) {
 	t.Run("server stopped during a load is retried", func(t *testing.T) { testOutage(t, bin) })
 }
 
-// buildTarget compiles cmd/target-postgres into a temporary directory.
+// builtTarget is the target-postgres binary of this test run: built by the
+// first test that needs it, shared by the others, and its directory
+// removed by TestMain.
+var builtTarget struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildTarget returns the path of the target-postgres binary, compiling
+// cmd/target-postgres once per test binary.
 func buildTarget(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "target-postgres")
-	build := exec.Command("go", "build", "-o", bin, "github.com/cio-singer/tap-customerio-webhook/cmd/target-postgres")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building target-postgres: %v\n%s", err, out)
+	b := &builtTarget
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "pgload-test-bin-"); b.err != nil {
+			return
+		}
+		bin := filepath.Join(b.dir, "target-postgres")
+		build := exec.Command("go", "build", "-o", bin, "github.com/cio-singer/tap-customerio-webhook/cmd/target-postgres")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building target-postgres: %w\n%s", err, out)
+			return
+		}
+		b.bin = bin
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return bin
+	return b.bin
 }
 
 // target is one run of the binary against one database.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -18,7 +19,13 @@ import (
 
 var pg *pgtest.Server
 
-func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m, &pg)
+	if builtTarget.dir != "" {
+		_ = os.RemoveAll(builtTarget.dir)
+	}
+	os.Exit(code)
+}
 
 // open returns a loader on a fresh database and a plain connection to it
 // for checking what landed.
