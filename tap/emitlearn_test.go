@@ -19,10 +19,12 @@ const learnSchema = `{"type":"object","properties":{"event_id":{"type":"string"}
 	"closed":{"type":"object","properties":{"x":{}},"additionalProperties":false},
 	"p":{"type":["object","null"],"properties":{"q":{"type":"object","properties":{"r":{}}}}}}}`
 
-// learnConfig is a schema and the fields deselected from it.
+// learnConfig is a schema, the fields deselected from it, and their
+// classifier.
 type learnConfig struct {
-	schema json.RawMessage
-	drop   [][]string
+	schema     json.RawMessage
+	drop       [][]string
+	classifier *event.Classifier
 }
 
 func learnConfigs(t testing.TB) map[string]learnConfig {
@@ -33,12 +35,19 @@ func learnConfigs(t testing.TB) map[string]learnConfig {
 	}
 	drop := [][]string{{"data", "recipient"}, {"metric"}, {"data", "identifiers", "email"}, {"a.b"}, {"new", "x"}, {"p", "q", "gone"},
 		{"data.future"}, {"p.u"}} // these two also keep data.future and p.u out, as learn always did
-	return map[string]learnConfig{
+	configs := map[string]learnConfig{
 		"data":            {schema: data},
 		"data-deselected": {schema: data, drop: drop},
 		"other":           {schema: json.RawMessage(learnSchema)},
 		"other-deselect":  {schema: json.RawMessage(learnSchema), drop: drop},
 	}
+	for name, cfg := range configs {
+		if cfg.classifier, err = event.NewClassifier(cfg.schema, cfg.drop); err != nil {
+			t.Fatal(err)
+		}
+		configs[name] = cfg
+	}
+	return configs
 }
 
 // documentOf is what learn was given before records were learnt as bytes:
@@ -64,17 +73,13 @@ func documentOf(t testing.TB, body []byte) map[string]any {
 func checkLearnEvent(t *testing.T, configs map[string]learnConfig, bodies ...[]byte) {
 	t.Helper()
 	for name, cfg := range configs {
-		c, err := event.NewClassifier(cfg.schema, cfg.drop)
-		if err != nil {
-			t.Fatal(err)
-		}
 		want, err := parseSchemaDoc(cfg.schema, cfg.drop)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, _ := parseSchemaDoc(cfg.schema, cfg.drop)
 		for _, body := range bodies {
-			res := c.Classify(body)
+			res := cfg.classifier.Classify(body)
 			if res.Reason != "" {
 				continue
 			}

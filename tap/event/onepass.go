@@ -55,6 +55,8 @@ func (c *Classifier) classifyOnePass(body []byte) (Result, bool) {
 	p := &c.pass // its slices are kept from body to body
 	*p = onePass{b: body, out: make([]byte, 0, len(body)), names: p.names[:0], sorted: p.sorted[:0], fields: p.fields[:0]}
 	ok := p.document(c.fast)
+	out := p.out
+	p.b, p.out = nil, nil // neither body nor record is kept past the Result
 	if !ok || p.idEnd == 0 || body[p.idStart] != '"' {
 		return Result{}, false // event_id missing, null or not a string
 	}
@@ -68,11 +70,11 @@ func (c *Classifier) classifyOnePass(body []byte) (Result, bool) {
 	if strings.TrimSpace(id) == "" {
 		return Result{}, false
 	}
-	record, err := c.removeDeselected(p.out)
+	record, err := c.removeDeselected(out)
 	if err != nil {
 		return Result{}, false
 	}
-	return Result{Record: record, EventID: id, Fields: Fields{text: p.out, list: p.fields}}, true
+	return Result{Record: record, EventID: id, Fields: Fields{text: out, list: p.fields}}, true
 }
 
 // document reads the body: one object between optional whitespace.
