@@ -107,7 +107,7 @@ func (e *emitter) emitData(rec spool.Record, res event.Result) error {
 	if !ok {
 		return nil
 	}
-	grew := e.dataSchema.learn(res.Doc)
+	grew := e.dataSchema.learnEvent(res)
 	if grew || !e.sent[schemas.Data] {
 		if err := e.w.WriteSchema(schemas.Data, e.dataSchema.raw, sel.KeyProperties); err != nil {
 			return fmt.Errorf("writing schema: %w", err)
@@ -174,6 +174,7 @@ type schemaDoc struct {
 	root map[string]any
 	raw  json.RawMessage
 	drop map[string]bool // deselected fields ("data.recipient"): never learnt back
+	path []byte          // scratch of learnFields: the dotted name of a field
 }
 
 func parseSchemaDoc(raw json.RawMessage, drop [][]string) (*schemaDoc, error) {
@@ -198,20 +199,46 @@ func (d *schemaDoc) encode() error {
 	return nil
 }
 
+// grown re-encodes the schema after learning and reports whether it grew.
+func (d *schemaDoc) grown(grew bool) bool {
+	return grew && d.encode() == nil
+}
+
 // learn adds the fields of doc the schema lacks and reports whether it grew.
 func (d *schemaDoc) learn(doc map[string]any) bool {
-	if !d.learnObject(d.root, doc, "") {
-		return false
+	return d.grown(d.learnObject(d.root, doc, ""))
+}
+
+// learnEvent is learn for a valid event: from the decoded document when
+// the classifier made one, else from the names of its fields, with no
+// allocation unless something is new.
+func (d *schemaDoc) learnEvent(res event.Result) bool {
+	if res.Doc != nil {
+		return d.learn(res.Doc)
 	}
-	if err := d.encode(); err != nil {
-		return false
+	return d.grown(d.learnFields(d.root, res.Fields, 0, res.Fields.Len(), d.path[:0]))
+}
+
+// learnable returns the properties of a schema node that records may add
+// to, or nil.
+func learnable(node map[string]any) map[string]any {
+	props, ok := node["properties"].(map[string]any)
+	if !ok || node["additionalProperties"] == false {
+		return nil
 	}
-	return true
+	return props
+}
+
+// newField describes a field the schema did not know.
+func newField() map[string]any {
+	var t map[string]any
+	_ = json.Unmarshal(anyType, &t)
+	return t
 }
 
 func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix string) bool {
-	props, ok := node["properties"].(map[string]any)
-	if !ok || node["additionalProperties"] == false {
+	props := learnable(node)
+	if props == nil {
 		return false
 	}
 	// Runs for every record: no sorting or string building unless needed
@@ -223,9 +250,7 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 		}
 		sub, known := props[k].(map[string]any)
 		if !known {
-			var t map[string]any
-			_ = json.Unmarshal(anyType, &t)
-			props[k] = t
+			props[k] = newField()
 			grew = true
 			continue
 		}
@@ -238,6 +263,41 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 			innerPrefix = prefix + k + "."
 		}
 		if d.learnObject(sub, inner, innerPrefix) {
+			grew = true
+		}
+	}
+	return grew
+}
+
+// learnFields is learnObject over the members f lists from from up to
+// to; path is their object's dotted name with a trailing dot ("data."),
+// built only while fields are deselected.
+func (d *schemaDoc) learnFields(node map[string]any, f event.Fields, from, to int, path []byte) bool {
+	props := learnable(node)
+	if props == nil {
+		return false
+	}
+	grew := false
+	for i := from; i < to; i = f.Skip(i) {
+		name := f.Name(i)
+		var innerPath []byte
+		if len(d.drop) > 0 {
+			field := append(path, name...)
+			if d.drop[string(field)] {
+				continue
+			}
+			innerPath = append(field, '.')
+			if cap(innerPath) > cap(d.path) {
+				d.path = innerPath[:0] // grown: keep it for the next record
+			}
+		}
+		sub, known := props[string(name)].(map[string]any)
+		if !known {
+			props[string(name)] = newField()
+			grew = true
+			continue
+		}
+		if f.Object(i) && d.learnFields(sub, f, i+1, f.Skip(i), innerPath) {
 			grew = true
 		}
 	}

@@ -381,9 +381,9 @@ func TestParseState(t *testing.T) {
 	}
 }
 
-// BenchmarkEmit: one spool record to Singer lines, the emitter's work per
-// webhook (classification, schema learning, writing).
-func BenchmarkEmit(b *testing.B) {
+// benchInput returns the default catalog's selection and a sample body.
+func benchInput(b *testing.B) (map[string]catalog.Selection, []byte) {
+	b.Helper()
 	sel, err := catalog.Default()
 	if err != nil {
 		b.Fatal(err)
@@ -392,6 +392,13 @@ func BenchmarkEmit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return sel, body
+}
+
+// BenchmarkEmit: one spool record to Singer lines, the emitter's work per
+// webhook (classification, schema learning, writing).
+func BenchmarkEmit(b *testing.B) {
+	sel, body := benchInput(b)
 	e, err := newEmitter(singer.NewWriter(io.Discard), sel, "bench", 0, time.Hour, time.Now, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)

@@ -115,6 +115,13 @@ func literal(b []byte, i int, word string) (int, bool) {
 	return i + len(word), true
 }
 
+// ScanString checks the JSON string that starts at b[i] == '"' without
+// decoding it: control characters, escapes and \u digits as encoding/json
+// checks them, but not UTF-8 (utf8.Valid the whole text once). It returns
+// the index after the closing quote and whether the string holds an
+// escape; ok is false when it is not a valid JSON string.
+func ScanString(b []byte, i int) (end int, escaped, ok bool) { return validString(b, i) }
+
 // validString returns the index after the valid JSON string at b[i], and
 // whether it holds an escape.
 func validString(b []byte, i int) (end int, escaped, ok bool) {

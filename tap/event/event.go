@@ -28,6 +28,8 @@ type Classifier struct {
 	schema *gojsonschema.Schema
 	fast   *fastSchema // nil when the schema is outside its subset
 	drop   [][]string
+
+	pass onePass // of the last body: its scratch slices are reused
 }
 
 // NewClassifier compiles schema once. drop lists fields (paths of property
@@ -48,9 +50,14 @@ type Result struct {
 	Record json.RawMessage
 	// EventID of a valid event.
 	EventID string
-	// Doc is the decoded event (numbers as json.Number), so the emitter can
-	// notice fields the schema does not describe yet without parsing again.
-	Doc map[string]any
+	// Doc or Fields (one of them, for a valid event) tell the emitter the
+	// member names of the event, cleaned but before deselected fields are
+	// removed, so that it can notice fields the schema does not describe
+	// yet without parsing again. Doc is the decoded event (numbers as
+	// json.Number) when Classify had to decode it; Fields when it took the
+	// body in one pass, valid until the next Classify.
+	Doc    map[string]any
+	Fields Fields
 	// Reason says why the body is not a valid event; empty when it is.
 	Reason string
 }
@@ -59,6 +66,18 @@ type Result struct {
 // holds what targets cannot load (see Sanitize) is cleaned first, and the
 // cleaned document is what is validated and emitted.
 func (c *Classifier) Classify(body []byte) Result {
+	if utf8.Valid(body) {
+		if res, ok := c.classifyOnePass(body); ok {
+			return res
+		}
+	}
+	return c.classifyDecoded(body)
+}
+
+// classifyDecoded is Classify for any body: it decodes the body into a
+// document (cleaned first when it must be), and the document is checked.
+// Every reason to reject a body comes from here.
+func (c *Classifier) classifyDecoded(body []byte) Result {
 	if !utf8.Valid(body) {
 		return Result{Reason: "body is not valid UTF-8"}
 	}

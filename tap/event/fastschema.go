@@ -162,15 +162,20 @@ func typeOf(v any) typeSet {
 	case []any:
 		return tArray
 	case json.Number:
-		// 1, 1.0, 1e3 and 100e-2 are integers to JSON Schema, as to
-		// gojsonschema; jsonlex works on the digits, where big.Rat (which
-		// gojsonschema uses) takes seconds on a literal like 1e9999999.
-		if n, ok := jsonlex.ParseNumber(x); ok && n.Integral() {
-			return tInteger
-		}
-		return tNumber
+		return numberType(x)
 	}
 	return 0
+}
+
+// numberType returns tInteger or tNumber for a number literal. 1, 1.0, 1e3
+// and 100e-2 are integers to JSON Schema, as to gojsonschema; jsonlex works
+// on the digits, where big.Rat (which gojsonschema uses) takes seconds on a
+// literal like 1e9999999.
+func numberType[T json.Number | []byte](lit T) typeSet {
+	if n, ok := jsonlex.ParseNumber(lit); ok && n.Integral() {
+		return tInteger
+	}
+	return tNumber
 }
 
 // hugeNumber reports whether doc holds a number literal beyond
