@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -200,6 +201,9 @@ func (c *Classifier) validate(doc any) string {
 	for _, e := range res.Errors() {
 		msgs = append(msgs, e.String())
 	}
+	// gojsonschema lists some errors (additionalProperties) in map order;
+	// sorted, a body gets the same reason every time it is classified.
+	slices.Sort(msgs)
 	return "schema: " + strings.Join(msgs, "; ")
 }
 
