@@ -245,3 +245,43 @@ func TestOldestCursorNothingPast(t *testing.T) {
 	want(5, receivedAt(6), true)
 	want(5, receivedAt(6), true)
 }
+
+// TestOldestCursorFarJumpReopens: an offset far past the cursor is found
+// with a fresh reader, which reads no more than a first lookup there does,
+// not by reading every record in between.
+func TestOldestCursorFarJumpReopens(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var appended atomic.Int64
+	var reads atomic.Int64
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), SegmentBytes: 512, FS: readCountingFS{reads: &reads},
+		Now: func() time.Time { return base.Add(time.Duration(appended.Add(1)) * time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for i := range 40 {
+		if _, err := sp.Append(context.Background(), []byte(sentEvent(fmt.Sprint("j", i))), "tok"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookup := func(c *oldestCursor, off uint64) int64 {
+		t.Helper()
+		before := reads.Load()
+		if at, ok := c.oldestAfter(sp, off); !ok || !at.Equal(base.Add(time.Duration(off+1)*time.Second)) {
+			t.Fatalf("after %d: %v, %v", off, at, ok)
+		}
+		return reads.Load() - before
+	}
+	fresh := &oldestCursor{}
+	defer fresh.close()
+	firstLookup := lookup(fresh, 35)
+
+	c := &oldestCursor{maxForward: 3}
+	defer c.close()
+	lookup(c, 1)
+	lookup(c, 3) // near: read forward
+	if n := lookup(c, 35); n > firstLookup {
+		t.Fatalf("the jump from 3 to 35 read %d times; a fresh reader reads %d", n, firstLookup)
+	}
+}
