@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/appapi/appapitest"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
@@ -122,24 +123,6 @@ func eventIDs(prefix string, n int) []string {
 	return ids
 }
 
-// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // lastLine is the last complete line of what a target printed.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
@@ -180,7 +163,7 @@ func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, opts p
 	tapCmd := exec.Command(filepath.Join(bin, "tap-customerio-webhook"), args...)
 	targetCmd := exec.Command(filepath.Join(bin, target), "--config", targetCfg)
 	var tapErr, targetErr bytes.Buffer
-	states := &lockedBuffer{}
+	states := &lockedbuf.Buffer{}
 	tapOut, err := tapCmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package target
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 )
 
 // memLoader is an in-memory Loader: tables of rows keyed like a warehouse
@@ -199,24 +200,6 @@ func (m *memLoader) callLog() string {
 	return strings.Join(m.calls, "; ")
 }
 
-// syncBuffer is a bytes.Buffer safe to read while the target writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 var testNow = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func testOptions() options {
@@ -236,16 +219,16 @@ func testConfig() Config {
 // runInput runs the core over input and returns its stdout.
 func runInput(t *testing.T, cfg Config, l *memLoader, input string) (string, error) {
 	t.Helper()
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	err := run(context.Background(), cfg, l, strings.NewReader(input), &out, log, testOptions())
 	return out.String(), err
 }
 
 // runWithLog is runInput with the log going to log as well.
-func runWithLog(t *testing.T, cfg Config, l *memLoader, input string, log *syncBuffer) (string, error) {
+func runWithLog(t *testing.T, cfg Config, l *memLoader, input string, log *lockedbuf.Buffer) (string, error) {
 	t.Helper()
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	lg := zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), log))
 	err := run(context.Background(), cfg, l, strings.NewReader(input), &out, lg, testOptions())
 	return out.String(), err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -33,7 +34,7 @@ func FuzzRun(f *testing.F) {
 		cfg := testConfig()
 		cfg.FlatteningMaxLevel = 2
 		cfg.BatchSizeRows = 3
-		var out syncBuffer
+		var out lockedbuf.Buffer
 		err := run(context.Background(), cfg, newMemLoader(), strings.NewReader(input), &out, zerolog.Nop(), testOptions())
 		if err != nil {
 			var le *singer.LineError

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 )
 
 // metaValues are distinct values for each metadata column, by name.
@@ -117,7 +119,7 @@ func TestRun_MetadataTimesByName(t *testing.T) {
 	opts := testOptions()
 	tick := testNow
 	opts.now = func() time.Time { tick = tick.Add(time.Second); return tick }
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	input := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, "a"), rec("s", 2, "b"), rec("s", 3, "c"))
 	if err := run(t.Context(), cfg, l, strings.NewReader(input), &out, zerologT(t), opts); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 )
 
 func hash8(s string) string {
@@ -223,7 +225,7 @@ func TestRun_LogsRenamedProperties(t *testing.T) {
 	schema := `{"type":"SCHEMA","stream":"s","key_properties":["id"],"schema":{"properties":{"id":{"type":"string"},"Plain":{"type":"string"},"a.b":{"type":"string"},"` + long + `":{"type":"string"}}}}`
 	input := lines(schema, `{"type":"RECORD","stream":"s","record":{"id":"1","Plain":"p","a.b":"v","`+long+`":"w"}}`, schema,
 		`{"type":"RECORD","stream":"s","record":{"id":"2"}}`)
-	var log syncBuffer
+	var log lockedbuf.Buffer
 	if _, err := runWithLog(t, testConfig(), newMemLoader(), input, &log); err != nil {
 		t.Fatal(err)
 	}

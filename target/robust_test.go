@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 )
 
 // errorsOf decodes a row's _sdc_errors.
@@ -75,7 +77,7 @@ func TestRun_ColumnLimit(t *testing.T) {
 	}
 	l := newMemLoader()
 	l.maxColumns = 50
-	var log syncBuffer
+	var log lockedbuf.Buffer
 	rec := `{"event_id":"e"`
 	for _, n := range names {
 		rec += fmt.Sprintf(`,%q:%q`, n, "v"+n)
@@ -218,7 +220,7 @@ func TestRun_SplitIsolatesFailingRows(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newMemLoader()
-			var out syncBuffer
+			var out lockedbuf.Buffer
 			bad := map[int64]bool{3: true, 17: true, 18: true, 40: true}
 			l.failOn = func(_ int, b *Batch) error {
 				if b.Table != "s" {

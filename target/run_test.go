@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/singer"
 )
 
@@ -125,7 +126,7 @@ func state(n int) string { return fmt.Sprintf(`{"type":"STATE","value":{"pos":%d
 
 func TestRun_StateWaitsForEveryStream(t *testing.T) {
 	l := newMemLoader()
-	var out syncBuffer
+	var out lockedbuf.Buffer
 	var seenAtLoad []string
 	l.onLoad = func(b *Batch) { seenAtLoad = append(seenAtLoad, b.Table+":"+out.String()) }
 	cfg := testConfig()
@@ -168,7 +169,7 @@ func TestRun_StateAfterCommitAndLastState(t *testing.T) {
 			cfg := testConfig()
 			cfg.BatchSizeRows = 2
 			l := newMemLoader()
-			var out syncBuffer
+			var out lockedbuf.Buffer
 			committed := map[int64]bool{} // ids loaded before each state line
 			l.onLoad = func(b *Batch) {
 				// Every state out now must cover only rows already committed.
@@ -331,7 +332,7 @@ func TestRun_SequenceIncreasesAcrossRuns(t *testing.T) {
 	l := newMemLoader()
 	in := lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, ""), rec("s", 2, ""))
 	for _, o := range []options{first, second} {
-		if err := run(t.Context(), testConfig(), l, strings.NewReader(in), &syncBuffer{}, zerologT(t), o); err != nil {
+		if err := run(t.Context(), testConfig(), l, strings.NewReader(in), &lockedbuf.Buffer{}, zerologT(t), o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -446,7 +447,7 @@ func TestRun_TransientFailureGivesUp(t *testing.T) {
 	l.failOn = func(int, *Batch) error { return errTransient }
 	o := testOptions()
 	o.retryFor = 20 * time.Millisecond
-	err := run(t.Context(), testConfig(), l, strings.NewReader(lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, ""), state(1))), &syncBuffer{}, zerologT(t), o)
+	err := run(t.Context(), testConfig(), l, strings.NewReader(lines(fmt.Sprintf(simpleSchema, "s"), rec("s", 1, ""), state(1))), &lockedbuf.Buffer{}, zerologT(t), o)
 	if !errors.Is(err, errTransient) || !strings.Contains(err.Error(), "giving up") {
 		t.Fatalf("err = %v", err)
 	}

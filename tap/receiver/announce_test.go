@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 )
 
@@ -271,7 +272,7 @@ func TestServer_InflightBudget(t *testing.T) {
 
 func TestServer_UnknownTokenLogIsThinned(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs lockedbuf.Buffer
 	ts := startServer(t, Config{Log: zerolog.New(&logs)})
 	const n = 50
 	start := time.Now()

@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
@@ -579,27 +580,9 @@ func TestServer_Metrics(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestServer_NeverLogsTokensOrBodies(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs lockedbuf.Buffer
 	secretBody := `{"event_id":"x","data":{"email":"secret.person@example.com"}}`
 	ts := startServer(t, Config{
 		MaxBodyBytes: 256,

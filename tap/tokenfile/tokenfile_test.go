@@ -5,13 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 	"github.com/cio-singer/tap-customerio-webhook/internal/poll"
 	"github.com/cio-singer/tap-customerio-webhook/tap/auth"
 )
@@ -96,7 +96,7 @@ func TestWatchReloads(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ptr := loadedTokens(t, dir)
-	logs := &syncBuffer{}
+	logs := &lockedbuf.Buffer{}
 	watch(t, dir, ptr, 5*time.Millisecond, zerolog.New(logs))
 	token := addToken(t, dir)
 	// Whether the watcher started before the write or after it.
@@ -113,24 +113,6 @@ func TestWatchReloads(t *testing.T) {
 	if _, ok := ptr.Load().Match([]byte(token)); !ok {
 		t.Fatal("an unreadable token file replaced the tokens in use")
 	}
-}
-
-// syncBuffer is a log destination the test reads while the watcher writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestWatchTakesAChangeBeforeItStarted: a token added after the server

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cio-singer/tap-customerio-webhook/internal/lockedbuf"
 )
 
 // These tests run the real target-postgres binary (buildTarget: built once
@@ -73,25 +75,8 @@ func buildTarget(t *testing.T) string {
 // target is one run of the binary against one database.
 type targetRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *lockedbuf.Buffer
 	stdin          io.WriteCloser
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func writeConfig(t *testing.T, dsn string, extra string) string {
@@ -106,7 +91,7 @@ func writeConfig(t *testing.T, dsn string, extra string) string {
 
 func startTarget(t *testing.T, bin, config string, stdin io.Reader) *targetRun {
 	t.Helper()
-	r := &targetRun{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	r := &targetRun{stdout: &lockedbuf.Buffer{}, stderr: &lockedbuf.Buffer{}}
 	r.cmd = exec.Command(bin, "--config", config)
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
 	if stdin != nil {
