@@ -231,8 +231,9 @@ func TestParsers(t *testing.T) {
 		{"log level fatal", wrap(LogLevel.Parse(json.RawMessage(`"Fatal"`))), zerolog.FatalLevel, ""},
 		{"log level unknown", wrap(LogLevel.Parse(json.RawMessage(`"loud"`))), zerolog.Level(0), `must be one of trace, debug, info, warn, error, fatal, panic, disabled, not "loud"`},
 		{"log level empty", wrap(LogLevel.Parse(json.RawMessage(`""`))), zerolog.Level(0), "must be one of"},
-		{"log level number", wrap(LogLevel.Parse(json.RawMessage(`"3"`))), zerolog.Level(0), `must be one of trace, debug, info, warn, error, fatal, panic, disabled, not "3"`},
-		{"log level beyond zerolog's", wrap(LogLevel.Parse(json.RawMessage(`"100"`))), zerolog.Level(0), "must be one of"},
+		{"log level by number", wrap(LogLevel.Parse(json.RawMessage(`"3"`))), zerolog.ErrorLevel, ""},
+		{"log level number of no level", wrap(LogLevel.Parse(json.RawMessage(`"100"`))), zerolog.Level(0), `must be one of trace, debug, info, warn, error, fatal, panic, disabled, not "100"`},
+		{"log level number of NoLevel", wrap(LogLevel.Parse(json.RawMessage(`"6"`))), zerolog.Level(0), "must be one of"},
 		{"check", wrap(String.Check(func(string) error { return errors.New("no") }).Parse(json.RawMessage(`"x"`))), "x", "no"},
 	}
 	for _, tc := range tests {

@@ -159,11 +159,11 @@ const LogLevelDoc = "Log level: " + LogLevelNames + ". Logs are JSON on stderr."
 var LogLevel = Parser[zerolog.Level]{Type: "string", Parse: func(raw json.RawMessage) (zerolog.Level, error) {
 	var s string
 	_ = json.Unmarshal(raw, &s) // a non-string leaves s empty, which no level is
-	name := strings.ToLower(strings.TrimSpace(s))
-	// zerolog.ParseLevel also takes numbers ("3", "100"): only the names are
-	// documented, so only they are accepted.
-	lvl, err := zerolog.ParseLevel(name)
-	if err != nil || !slices.Contains(strings.Split(LogLevelNames, ", "), name) {
+	// zerolog.ParseLevel also takes a level's number ("3" is error), which
+	// stays accepted (DESIGN: "zerolog level"), but any number too ("100"):
+	// only one that names a level is.
+	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(s)))
+	if err != nil || !slices.Contains(strings.Split(LogLevelNames, ", "), lvl.String()) {
 		return 0, fmt.Errorf("must be one of %s, not %s", LogLevelNames, raw)
 	}
 	return lvl, nil
