@@ -184,7 +184,8 @@ func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, opts p
 	// included), parsed on the way for the records they carry. With
 	// killMidDrain the copy pauses after the first STATE that follows
 	// killAfter records, so the tap is blocked on a full pipe, far from
-	// done, when it is killed.
+	// done, when it is killed: what it wrote by then (the pipe's 64 KiB
+	// and this reader's 4 KiB) still reaches the target.
 	var run loaderRun
 	copied := make(chan struct{})
 	paused := make(chan struct{})
@@ -192,7 +193,7 @@ func runLoaderInto(t *testing.T, target, tapCfg, targetCfg, state string, opts p
 	go func() {
 		defer close(copied)
 		defer targetIn.Close()
-		r := bufio.NewReaderSize(tapOut, 1<<16)
+		r := bufio.NewReaderSize(tapOut, 1<<12)
 		didPause := false
 		for {
 			line, err := r.ReadBytes('\n')
@@ -315,7 +316,10 @@ func TestKafkaFleetPostgres(t *testing.T) {
 	writeJSON(t, targetCfg, map[string]any{"dsn": dsn, "default_target_schema": "customerio",
 		"batch_size_rows": 100, "max_batch_age": "50ms"})
 	loadCfg := filepath.Join(dir, "load.json")
-	writeJSON(t, loadCfg, merged(kafka, map[string]any{"listen": "", "state_interval": "10ms", "spool_dir": filepath.Join(dir, "load")}))
+	// A STATE after every record: the kill comes at record killAfter
+	// whatever the machine's speed (at 10ms a fast loader wrote all 1500
+	// records before its second STATE, and the kill came after the end).
+	writeJSON(t, loadCfg, merged(kafka, map[string]any{"listen": "", "state_interval": "1ns", "spool_dir": filepath.Join(dir, "load")}))
 
 	killed := runLoaderInto(t, "target-postgres", loadCfg, targetCfg, "", pipeOptions{killMidDrain: true})
 	if !strings.Contains(killed.lastState, `"kafka_offsets"`) {
