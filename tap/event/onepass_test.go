@@ -266,3 +266,17 @@ func BenchmarkClassifyPaths(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClassifyDeselected is Classify with a field deselected in the
+// catalog (data.recipient, an e-mail address kept out of the warehouse).
+func BenchmarkClassifyDeselected(b *testing.B) {
+	c := newClassifier(b, [][]string{{"data", "recipient"}})
+	body := samplePayloads(b)["email_sent.json"]
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := c.Classify(body); res.Reason != "" {
+			b.Fatal(res.Reason)
+		}
+	}
+}
