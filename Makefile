@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:Fuz
                ./tap/receiver:FuzzHandler ./internal/singer:FuzzReader ./target:FuzzRun \
                ./internal/jsonlex:FuzzNumber ./internal/jsonlex:FuzzString ./internal/jsonlex:FuzzClean \
                ./internal/jsonlex:FuzzEachMember ./internal/jsonlex:FuzzValid \
-               ./tap/event:FuzzFastDecode ./internal/jsonconfig:FuzzObject ./tap/appapi:FuzzDecodePage \
+               ./tap/event:FuzzFastDecode ./tap/event:FuzzOnePass ./tap/event:FuzzRemovePath ./internal/jsonconfig:FuzzObject ./tap/appapi:FuzzDecodePage \
                ./tap/kafkaspool:FuzzRecordHeaders ./target/sqliteload:FuzzNumericValue
 
 help: ## list targets

@@ -183,7 +183,14 @@ func TestRemovePath(t *testing.T) {
 		{`{"a":null}`, `{"a":null}`, []string{"a", "b"}},
 		{`{"<k>":1,"b":2}`, `{"<k>":1}`, []string{"b"}},
 		{`{"a":{"b":{"c":1,"d":2}}}`, `{"a":{"b":{"d":2}}}`, []string{"a", "b", "c"}},
-		{`{"\u0061":{"b":1}}`, `{"a":{}}`, []string{"a", "b"}}, // names compare decoded
+		{`{"\u0061":{"b":1}}`, `{"\u0061":{}}`, []string{"a", "b"}},   // names compare decoded, stay as sent
+		{"{\"k\u2028\":1,\"b\":2}", "{\"k\u2028\":1}", []string{"b"}}, // encoding/json would escape it
+		{`{"b":1,"b":2,"c":3}`, `{"c":3}`, []string{"b"}},             // every member of that name
+		{`{"a":1,"b":1,"b":2}`, `{"a":1}`, []string{"b"}},
+		{`{"b":1,"a":{"b":2},"b":3}`, `{"a":{"b":2}}`, []string{"b"}},
+		{`{ "b" : 1 , "c" : [ 2 ] }`, `{  "c" : [ 2 ] }`, []string{"b"}}, // whitespace elsewhere kept
+		{`{ "c" : [ 2 ] , "b" : 1 }`, `{ "c" : [ 2 ]  }`, []string{"b"}},
+		{`{"a":{}}`, `{"a":{}}`, []string{"a", "b"}},
 		// The value at the path may be anything, it goes.
 		{`{"a":{"b":[{"x":1}]}}`, `{"a":{}}`, []string{"a", "b"}},
 	}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -44,7 +45,19 @@ type onePass struct {
 	fields         []field // the tape of Result.Fields
 	arrays         int     // arrays open: members within are not on the tape
 	idStart, idEnd int     // the top-level event_id value, quotes included; idEnd 0: none
+
+	drop   [][]string // the deselected fields, when the pass removes them
+	cuts   []cut      // what removing them takes out of out, in order
+	within uint64     // bits of drop: fields within the object value() reads next
 }
+
+// cut is a part of the compact record that a deselected field takes
+// away: out[from:to].
+type cut struct{ from, to int }
+
+// passDrop is how many deselected fields the one pass removes as it goes
+// (one bit each in a mask); with more, removePath removes them after it.
+const passDrop = 64
 
 // classifyOnePass returns the Result of a clean valid event, or false when
 // classifyDecoded must decide. body is valid UTF-8.
@@ -53,8 +66,17 @@ func (c *Classifier) classifyOnePass(body []byte) (Result, bool) {
 		return Result{}, false
 	}
 	p := &c.pass // its slices are kept from body to body
-	*p = onePass{b: body, out: make([]byte, 0, len(body)), names: p.names[:0], sorted: p.sorted[:0], fields: p.fields[:0]}
-	ok := p.document(c.fast)
+	*p = onePass{b: body, out: make([]byte, 0, len(body)), names: p.names[:0], sorted: p.sorted[:0], fields: p.fields[:0], cuts: p.cuts[:0]}
+	var dropping uint64 // a bit for each deselected field
+	if len(c.drop) <= passDrop {
+		p.drop = c.drop
+		for j, path := range c.drop {
+			if len(path) > 0 {
+				dropping |= 1 << j
+			}
+		}
+	}
+	ok := p.document(c.fast, dropping)
 	out := p.out
 	p.b, p.out = nil, nil // neither body nor record is kept past the Result
 	if !ok || p.idEnd == 0 || body[p.idStart] != '"' {
@@ -70,16 +92,37 @@ func (c *Classifier) classifyOnePass(body []byte) (Result, bool) {
 	if strings.TrimSpace(id) == "" {
 		return Result{}, false
 	}
-	record, err := c.removeDeselected(out)
-	if err != nil {
-		return Result{}, false
+	record := p.record(out)
+	if p.drop == nil {
+		var err error
+		if record, err = c.removeDeselected(out); err != nil {
+			return Result{}, false
+		}
 	}
 	return Result{Record: record, EventID: id, Fields: Fields{text: out, list: p.fields}}, true
 }
 
+// record is out without the deselected fields the pass cut.
+func (p *onePass) record(out []byte) []byte {
+	if len(p.cuts) == 0 {
+		return out
+	}
+	n := len(out)
+	for _, c := range p.cuts {
+		n -= c.to - c.from
+	}
+	rec, last := make([]byte, 0, n), 0
+	for _, c := range p.cuts {
+		rec, last = append(rec, out[last:c.from]...), c.to
+	}
+	return append(rec, out[last:]...)
+}
+
 // document reads the body: one object between optional whitespace.
-func (p *onePass) document(schema *fastSchema) bool {
+// dropping has a bit for each field of p.drop to remove.
+func (p *onePass) document(schema *fastSchema, dropping uint64) bool {
 	p.space()
+	p.within = dropping
 	if p.i >= len(p.b) || p.b[p.i] != '{' || !p.value(schema, 0) {
 		return false
 	}
@@ -89,6 +132,13 @@ func (p *onePass) document(schema *fastSchema) bool {
 	}
 	p.out = append(p.out, p.b[p.copied:]...)
 	return true
+}
+
+// flush copies b[copied:to] to out: at to, len(out) is where b[to] lies in
+// the record.
+func (p *onePass) flush(to int) {
+	p.out = append(p.out, p.b[p.copied:to]...)
+	p.copied = to
 }
 
 // space skips whitespace, leaving it out of the record.
@@ -214,7 +264,12 @@ func plainInteger(lit []byte) bool {
 	return true
 }
 
+// object reads the object at p.i, removing as removePath would the
+// deselected fields that p.within has a bit for (set by the member or
+// document whose value it is).
 func (p *onePass) object(n *fastSchema, depth int) bool {
+	dropping := p.within
+	p.within = 0
 	if depth > maxDepth {
 		return false
 	}
@@ -222,6 +277,7 @@ func (p *onePass) object(n *fastSchema, depth int) bool {
 		return true
 	}
 	first := len(p.names)
+	kept := false // a member stays before the current one
 	for {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return false
@@ -231,6 +287,14 @@ func (p *onePass) object(n *fastSchema, depth int) bool {
 			return false // a name with an escape: compared decoded, by classifyDecoded
 		}
 		name := p.b[start+1 : p.i-1]
+		within, cutFrom := uint64(0), -1 // cutFrom: where a deselected member starts in out
+		if dropping != 0 {
+			var deselected bool
+			if deselected, within = p.deselected(name, depth, dropping); deselected {
+				p.flush(start) // before space() copies the name
+				cutFrom = len(p.out)
+			}
+		}
 		p.names = append(p.names, span{start + 1, p.i - 1, digestOf(name)})
 		taped := p.tape(start + 1)
 		p.space()
@@ -245,9 +309,18 @@ func (p *onePass) object(n *fastSchema, depth int) bool {
 		}
 		isID := depth == 1 && string(name) == "event_id"
 		valueStart := p.i
+		if within != 0 {
+			// Fields within: an object or null, or removePath would
+			// refuse the body (classifyDecoded words why).
+			if p.i >= len(p.b) || p.b[p.i] != '{' && p.b[p.i] != 'n' {
+				return false
+			}
+			p.within = within
+		}
 		if !p.value(child, depth) {
 			return false
 		}
+		p.within = 0 // left set by a null
 		if isID {
 			p.idStart, p.idEnd = valueStart, p.i
 		}
@@ -255,12 +328,40 @@ func (p *onePass) object(n *fastSchema, depth int) bool {
 			p.fields[taped].object = p.b[valueStart] == '{'
 			p.fields[taped].skip = len(p.fields)
 		}
-		if more, ok := p.next('}'); !more {
+		cutTo := 0
+		if cutFrom >= 0 {
+			p.flush(p.i)
+			cutTo = len(p.out)
+		}
+		more, ok := p.next('}')
+		if cutFrom >= 0 {
+			from, to := memberCut(cutFrom-1, cutFrom, cutTo, cutTo, kept, more)
+			p.cuts = append(p.cuts, cut{from, to})
+		} else {
+			kept = true
+		}
+		if !more {
 			distinct := p.distinct(p.names[first:])
 			p.names = p.names[:first]
 			return ok && distinct
 		}
 	}
+}
+
+// deselected says whether the member called name, in an object at depth
+// that dropping (bits of p.drop) applies to, is a deselected field, or
+// else which deselected fields lie within its value.
+func (p *onePass) deselected(name []byte, depth int, dropping uint64) (deselected bool, within uint64) {
+	for k := dropping; k != 0; k &= k - 1 {
+		j := bits.TrailingZeros64(k)
+		if path := p.drop[j]; path[depth-1] == string(name) {
+			if len(path) == depth {
+				return true, 0
+			}
+			within |= 1 << j
+		}
+	}
+	return false, within
 }
 
 func (p *onePass) array(n *fastSchema, depth int) bool {

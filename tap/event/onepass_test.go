@@ -280,3 +280,42 @@ func BenchmarkClassifyDeselected(b *testing.B) {
 		}
 	}
 }
+
+// TestOnePassRemovesDeselected: the one pass takes bodies with deselected
+// fields anywhere (first, last, in a row, nested, all of an object) and
+// removes them exactly as removePath does after classifyDecoded.
+func TestOnePassRemovesDeselected(t *testing.T) { // not parallel: it counts allocations
+	c := newClassifier(t, [][]string{{"a"}, {"b"}, {"data", "x"}, {"data", "y", "z"}, {"event_id"}, {}})
+	for _, body := range []string{
+		`{"a":1,"event_id":"e1","c":2}`, `{"event_id":"e1","a":1}`, `{"event_id":"e1","a":1,"b":[2],"c":3}`,
+		`{"a":1,"b":{"q":1},"event_id":"e1"}`, `{"event_id":"e1","data":{"x":1,"y":{"z":{"deep":[1]},"w":2},"v":{"x":3}}}`,
+		`{"event_id":"e1","data":{"x":{},"y":{"z":null}}}`, `{"event_id":"e1","data":{"y":null}}`, `{"event_id":"e1","data":null}`,
+		` { "a" : 1 , "event_id" : "e1" , "data" : { "v" : 1 , "x" : 2 } } `, `{"event_id":"e1","data":{"y":{"w":1}}}`,
+	} {
+		got, took := c.classifyOnePass([]byte(body))
+		want := c.classifyDecoded([]byte(body))
+		if !took {
+			t.Errorf("one pass left %s (decoded: %s %s)", body, want.Record, want.Reason)
+			continue
+		}
+		if string(got.Record) != string(want.Record) || got.EventID != want.EventID {
+			t.Errorf("%s: one pass %s %q, decoded %s %q", body, got.Record, got.EventID, want.Record, want.EventID)
+		}
+	}
+	// Removed as the pass goes: the compact record, the record without the
+	// fields, the event_id; no decoding.
+	body := samplePayloads(t)["email_sent.json"]
+	if allocs := testing.AllocsPerRun(20, func() { c.Classify(body) }); allocs > 3 {
+		t.Errorf("Classify with deselected fields: %v allocations, want at most 3", allocs)
+	}
+	// A deselected field inside something other than an object or null
+	// cannot be removed safely: classifyDecoded says so.
+	for _, body := range []string{`{"event_id":"e1","data":{"y":[{"z":1}]}}`, `{"event_id":"e1","data":{"y":"z"}}`} {
+		if _, took := c.classifyOnePass([]byte(body)); took {
+			t.Errorf("one pass took %s", body)
+		}
+		if res := c.Classify([]byte(body)); !strings.Contains(res.Reason, "data.y.z cannot be removed") {
+			t.Errorf("%s: reason %q", body, res.Reason)
+		}
+	}
+}
