@@ -235,14 +235,19 @@ func TestKafkaOneProcessFollowsAndDrainsOnStop(t *testing.T) {
 // TestKafkaOneProcessMetricsAndExitAfterIdle: /metrics of the one-process
 // mode has both the produce figures and the emitted records, /readyz is
 // 200 with the cluster up, and exit_after_idle ends the run with a final
-// STATE as on disk.
+// STATE as on disk. An App API pass held at a gate keeps the run from
+// idling out while the test still talks to it (idle time runs from the
+// start, so on a slow machine it could end before the first webhook).
 func TestKafkaOneProcessMetricsAndExitAfterIdle(t *testing.T) {
 	t.Parallel()
 	kc := startKafka(t)
+	f := newAppFixture(t)
+	g := newGate(t, f.server.URL)
 	cfg := kc.kafkaConfig(t, 1)
-	cfg.ExitAfterIdle = 2 * time.Second
+	cfg.AppAPI = f.config(t, cfg.SpoolDir, g.URL).AppAPI
+	cfg.ExitAfterIdle = 100 * time.Millisecond
 	out := captureStdout(t)
-	rt := startTapOptions(t, Options{Config: cfg, Selection: mustDefault(t), Stdout: out.w})
+	rt := startTapOptions(t, Options{Config: cfg, Selection: appSelection(t), Stdout: out.w, AppAPIClock: f.clock})
 	waitReady(t, rt.base)
 	out.untilRecords(t, postEvents(t, rt.url, "m", 2))
 	metrics, text := scrape(t, rt.base)
@@ -250,6 +255,7 @@ func TestKafkaOneProcessMetricsAndExitAfterIdle(t *testing.T) {
 	if metrics[`kafka_produce_total{result="acked"}`] != 2 || metrics[`records_emitted_total{stream="data"}`] < 2 {
 		t.Errorf("/metrics lacks the 2 produces acknowledged and emitted:\n%s", text)
 	}
+	g.release() // the pass can end now, and then the run idles out
 	select {
 	case err := <-rt.done:
 		if err != nil {
