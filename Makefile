@@ -13,7 +13,8 @@ FUZZ_TARGETS = ./tap/event:FuzzClassify ./tap/event:FuzzSanitize ./tap/event:Fuz
                ./internal/jsonlex:FuzzNumber ./internal/jsonlex:FuzzString ./internal/jsonlex:FuzzClean \
                ./internal/jsonlex:FuzzEachMember ./internal/jsonlex:FuzzValid \
                ./tap/event:FuzzFastDecode ./tap/event:FuzzOnePass ./tap/event:FuzzRemovePath ./internal/jsonconfig:FuzzObject ./tap/appapi:FuzzDecodePage \
-               ./tap/kafkaspool:FuzzRecordHeaders ./target/sqliteload:FuzzNumericValue
+               ./tap/kafkaspool:FuzzRecordHeaders ./target/sqliteload:FuzzNumericValue ./tap:FuzzLearnEvent \
+               ./target:FuzzFill_LocatedMembers ./internal/jsonlex:FuzzPlainEnd
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
