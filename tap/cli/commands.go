@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,15 @@ func subcommand(ctx context.Context, args []string, stdout, stderr io.Writer) (c
 		return mainStatus(ctx, args[1:], stdout, stderr), true
 	}
 	return 0, false
+}
+
+// flagsExit is the exit code for a command line the flag package refused:
+// 0 when it was a request for help (the flag package printed the usage).
+func flagsExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 // parseInterspersed parses flags wherever they stand among the positional

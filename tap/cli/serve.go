@@ -18,7 +18,7 @@ func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (JSON)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagsExit(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "%s serve: unexpected argument %q\n", tap.Name, pos[0])

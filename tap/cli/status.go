@@ -31,7 +31,7 @@ func mainStatus(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	metricsURL := fs.String("metrics-url", "", "URL of the server's /metrics (default: from listen)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagsExit(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "%s status: unexpected argument %q\n", tap.Name, pos[0])

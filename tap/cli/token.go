@@ -31,7 +31,7 @@ func mainToken(args []string, stdout, stderr io.Writer) int {
 	publicURL := fs.String("public-url", "", "new: the https URL Customer.io reaches this server at, e.g. https://hooks.example.com")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return exitUsage
+		return flagsExit(err)
 	}
 	switch {
 	case verb != "new" && verb != "list" && verb != "revoke":
