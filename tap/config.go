@@ -151,8 +151,10 @@ type ConfigError = config.Error
 // null, leaves the key unset). Unknown keys, a key set twice and anything
 // after the JSON object are errors: a misspelt or repeated signing_keys
 // must not silently turn signature checks off. So are limits that
-// contradict each other (see contradictions). Every problem is reported
-// at once, each a *ConfigError naming its key.
+// contradict each other (see contradictions). Every key's own problem is
+// reported at once, each a *ConfigError naming its key; contradictions
+// between keys once every key is valid on its own (they are judged on the
+// decoded values).
 func LoadConfig(r io.Reader, getenv func(string) string) (Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
