@@ -161,7 +161,9 @@ func TestIntegrationFleetCrashLoop(t *testing.T) {
 	bins := buildBinaries(t)
 	duration := pick(8*time.Second, 90*time.Second)
 	maxUp := pick(1500*time.Millisecond, 4*time.Second)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill moments seeded %d (the processes' own timing varies too)", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
 
 	ld := newPair(t, bins, dsn) // the loader and its target; its log file takes every process's stderr
 	cluster := startKafkaCluster(t, ld.logs)
