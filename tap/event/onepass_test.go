@@ -304,9 +304,13 @@ func TestOnePassRemovesDeselected(t *testing.T) { // not parallel: it counts all
 	}
 	// Removed as the pass goes: the compact record, the record without the
 	// fields, the event_id; no decoding.
+	recipient := newClassifier(t, [][]string{{"data", "recipient"}})
 	body := samplePayloads(t)["email_sent.json"]
-	if allocs := testing.AllocsPerRun(20, func() { c.Classify(body) }); allocs > 3 {
-		t.Errorf("Classify with deselected fields: %v allocations, want at most 3", allocs)
+	if res := recipient.Classify(body); res.Reason != "" || bytes.Contains(res.Record, []byte(`"recipient"`)) {
+		t.Fatalf("data.recipient deselected: %s %s", res.Record, res.Reason)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { recipient.Classify(body) }); allocs > 3 {
+		t.Errorf("Classify with data.recipient deselected: %v allocations, want at most 3", allocs)
 	}
 	// A deselected field inside something other than an object or null
 	// cannot be removed safely: classifyDecoded says so.

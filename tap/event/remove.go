@@ -31,7 +31,7 @@ var errNotJSON = errors.New("not valid JSON")
 // sent. A path that is absent, or that meets null, leaves obj as it is; a
 // path that crosses any other value that is not an object, or an obj that
 // is not an object, is an errShape. The one pass removes fields the same
-// way while it reads a body (onePass.cut).
+// way while it reads a body (onePass.cuts).
 func removePath(obj json.RawMessage, path []string) (json.RawMessage, error) {
 	if !jsonlex.Valid(obj) {
 		return nil, errNotJSON
