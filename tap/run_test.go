@@ -53,6 +53,7 @@ func startTapOptions(t *testing.T, o Options) *runningTap {
 		t.Fatal(err)
 	}
 	rt := &runningTap{done: make(chan error, 1), lines: make(chan singer.Message, 1000)}
+	closeStdout := func() {}
 	if stdout == nil {
 		pr, pw := io.Pipe()
 		stdout = pw
@@ -67,15 +68,30 @@ func startTapOptions(t *testing.T, o Options) *runningTap {
 				rt.lines <- m
 			}
 		}()
-		t.Cleanup(func() { pw.Close() })
+		closeStdout = func() { pw.Close() }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	rt.base = "http://" + ln.Addr().String()
 	rt.url = rt.base + "/webhook/" + testToken
 	o.Stdout, o.Log, o.Listener, o.TokenPoll = stdout, zerolog.New(zerolog.NewTestWriter(t)), ln, 20*time.Millisecond
-	go func() { rt.done <- Run(ctx, o) }()
-	t.Cleanup(cancel)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		rt.done <- Run(ctx, o)
+	}()
+	// Run logs to t until it returns, and logging after t completes
+	// panics the test binary: the test ends once Run has. Closing stdout
+	// ends a write blocked on a reader the test no longer drains.
+	t.Cleanup(func() {
+		cancel()
+		closeStdout()
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			t.Error("Run did not return within a minute of its cancel")
+		}
+	})
 	return rt
 }
 
