@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -173,15 +172,41 @@ func truncate(s string, n int) string {
 type schemaDoc struct {
 	root map[string]any
 	raw  json.RawMessage
-	drop map[string]bool // deselected fields ("data.recipient"): never learnt back
-	path []byte          // scratch of learnFields: the dotted name of a field
+	drop *deselected // fields deselected in the catalog: never learnt back
+}
+
+// deselected is the tree of the deselected fields within one object: by
+// member name, a field deselected whole, or one with deselected fields
+// within. Names are matched one by one, never joined: a field named
+// "data.recipient" is not data's recipient.
+type deselected struct {
+	whole  bool
+	within map[string]*deselected
+}
+
+func newDeselected(paths [][]string) *deselected {
+	if len(paths) == 0 {
+		return nil
+	}
+	root := &deselected{}
+	for _, p := range paths {
+		n := root
+		for _, name := range p {
+			if n.within == nil {
+				n.within = map[string]*deselected{}
+			}
+			if n.within[name] == nil {
+				n.within[name] = &deselected{}
+			}
+			n = n.within[name]
+		}
+		n.whole = true
+	}
+	return root
 }
 
 func parseSchemaDoc(raw json.RawMessage, drop [][]string) (*schemaDoc, error) {
-	d := &schemaDoc{drop: map[string]bool{}}
-	for _, p := range drop {
-		d.drop[strings.Join(p, ".")] = true
-	}
+	d := &schemaDoc{drop: newDeselected(drop)}
 	if err := json.Unmarshal(raw, &d.root); err != nil {
 		return nil, err
 	}
@@ -206,7 +231,7 @@ func (d *schemaDoc) grown(grew bool) bool {
 
 // learn adds the fields of doc the schema lacks and reports whether it grew.
 func (d *schemaDoc) learn(doc map[string]any) bool {
-	return d.grown(d.learnObject(d.root, doc, ""))
+	return d.grown(d.learnObject(d.root, doc, d.drop))
 }
 
 // learnEvent is learn for a valid event: from the decoded document when
@@ -216,7 +241,7 @@ func (d *schemaDoc) learnEvent(res event.Result) bool {
 	if res.Doc != nil {
 		return d.learn(res.Doc)
 	}
-	return d.grown(d.learnFields(d.root, res.Fields, 0, res.Fields.Len(), d.path[:0]))
+	return d.grown(d.learnFields(d.root, res.Fields, 0, res.Fields.Len(), d.drop))
 }
 
 // learnable returns the properties of a schema node that records may add
@@ -236,7 +261,9 @@ func newField() map[string]any {
 	return t
 }
 
-func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix string) bool {
+// learnObject adds the fields of doc that node lacks, but those that drop
+// (nil: none) deselects.
+func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, drop *deselected) bool {
 	props := learnable(node)
 	if props == nil {
 		return false
@@ -245,8 +272,14 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 	// (the schema is encoded with sorted keys anyway).
 	grew := false
 	for k, v := range doc {
-		if len(d.drop) > 0 && d.drop[prefix+k] {
-			continue
+		var innerDrop *deselected
+		if drop != nil {
+			if n := drop.within[k]; n != nil {
+				if n.whole {
+					continue
+				}
+				innerDrop = n
+			}
 		}
 		sub, known := props[k].(map[string]any)
 		if !known {
@@ -258,11 +291,7 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 		if !ok {
 			continue
 		}
-		var innerPrefix string
-		if len(d.drop) > 0 { // names are built only to look deselected fields up
-			innerPrefix = prefix + k + "."
-		}
-		if d.learnObject(sub, inner, innerPrefix) {
+		if d.learnObject(sub, inner, innerDrop) {
 			grew = true
 		}
 	}
@@ -270,9 +299,8 @@ func (d *schemaDoc) learnObject(node map[string]any, doc map[string]any, prefix 
 }
 
 // learnFields is learnObject over the members f lists from from up to
-// to; path is their object's dotted name with a trailing dot ("data."),
-// built only while fields are deselected.
-func (d *schemaDoc) learnFields(node map[string]any, f event.Fields, from, to int, path []byte) bool {
+// to.
+func (d *schemaDoc) learnFields(node map[string]any, f event.Fields, from, to int, drop *deselected) bool {
 	props := learnable(node)
 	if props == nil {
 		return false
@@ -280,15 +308,13 @@ func (d *schemaDoc) learnFields(node map[string]any, f event.Fields, from, to in
 	grew := false
 	for i := from; i < to; i = f.Skip(i) {
 		name := f.Name(i)
-		var innerPath []byte
-		if len(d.drop) > 0 {
-			field := append(path, name...)
-			if d.drop[string(field)] {
-				continue
-			}
-			innerPath = append(field, '.')
-			if cap(innerPath) > cap(d.path) {
-				d.path = innerPath[:0] // grown: keep it for the next record
+		var innerDrop *deselected
+		if drop != nil {
+			if n := drop.within[string(name)]; n != nil {
+				if n.whole {
+					continue
+				}
+				innerDrop = n
 			}
 		}
 		sub, known := props[string(name)].(map[string]any)
@@ -297,7 +323,7 @@ func (d *schemaDoc) learnFields(node map[string]any, f event.Fields, from, to in
 			grew = true
 			continue
 		}
-		if f.Object(i) && d.learnFields(sub, f, i+1, f.Skip(i), innerPath) {
+		if f.Object(i) && d.learnFields(sub, f, i+1, f.Skip(i), innerDrop) {
 			grew = true
 		}
 	}

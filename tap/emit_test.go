@@ -413,3 +413,51 @@ func BenchmarkEmit(b *testing.B) {
 		}
 	}
 }
+
+// TestEmitLearnsFieldsNamedLikeDeselectedPaths: deselecting data.recipient
+// keeps data's recipient out, not a field whose name is "data.recipient":
+// that one is learnt into the schema (or targets would drop its value),
+// by the one pass and by the decoded path alike.
+func TestEmitLearnsFieldsNamedLikeDeselectedPaths(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"one pass": `{"event_id":"a","data.recipient":"kept","data":{"recipient":"secret","z":1}}`,
+		"decoded":  `{"event_id":"b","data.recipient":"kept","data":{"recipient":"secret","z":"\u0000"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			e := newTestEmitter(t, &out, deselect(t, "data/properties/data/properties/recipient"))
+			if err := e.emit(spool.Record{Offset: 1, ReceivedAt: receivedAt, Body: []byte(body)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var schema struct {
+				Properties map[string]struct {
+					Properties map[string]any
+				}
+			}
+			var record string
+			for _, m := range messages(t, &out) {
+				switch m.Type {
+				case "SCHEMA":
+					if err := json.Unmarshal(m.Schema, &schema); err != nil {
+						t.Fatal(err)
+					}
+				case "RECORD":
+					record = string(m.Record)
+				}
+			}
+			if _, ok := schema.Properties["data.recipient"]; !ok {
+				t.Errorf("the last SCHEMA lacks the field named data.recipient; record %s", record)
+			}
+			if _, ok := schema.Properties["data"].Properties["recipient"]; ok {
+				t.Error("the last SCHEMA learnt data's deselected recipient")
+			}
+			if !strings.Contains(record, `"data.recipient":"kept"`) || strings.Contains(record, "secret") {
+				t.Errorf("record %s", record)
+			}
+		})
+	}
+}

@@ -34,7 +34,7 @@ func learnConfigs(t testing.TB) map[string]learnConfig {
 		t.Fatal(err)
 	}
 	drop := [][]string{{"data", "recipient"}, {"metric"}, {"data", "identifiers", "email"}, {"a.b"}, {"new", "x"}, {"p", "q", "gone"},
-		{"data.future"}, {"p.u"}} // these two also keep data.future and p.u out, as learn always did
+		{"data.future"}, {"p.u"}} // fields named with a dot: data's future and p's u are learnt
 	configs := map[string]learnConfig{
 		"data":            {schema: data},
 		"data-deselected": {schema: data, drop: drop},
