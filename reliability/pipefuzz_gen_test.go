@@ -39,6 +39,9 @@ const (
 	escNUL  = '\U000F0000' // \u0000
 	escHigh = '\U000F0001' // \ud83d, a high surrogate (alone unless escLow follows)
 	escLow  = '\U000F0002' // \udc00, a low surrogate
+	// escRaw starts a string that is written as it is, escapes included:
+	// "recip\u0069ent" is the name recipient written with an escape.
+	escRaw = '\U000F0003'
 )
 
 var escText = map[rune]string{escNUL: `\u0000`, escHigh: `\ud83d`, escLow: `\udc00`}
@@ -81,6 +84,11 @@ func encodeJSON(b *bytes.Buffer, v any) {
 
 func encodeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
+	if raw, ok := strings.CutPrefix(s, string(escRaw)); ok {
+		b.WriteString(raw)
+		b.WriteByte('"')
+		return
+	}
 	for _, r := range s {
 		switch {
 		case escText[r] != "":
@@ -229,6 +237,12 @@ type generator struct {
 	shapes map[string]int
 	// wide counts the fields made by the "thousands of fields" mutation.
 	wide int
+	// muts are the mutations drawn from, weight their total weight.
+	muts   []mutation
+	weight int
+	// secrets counts the values placed in deselected fields (deselecting).
+	secrets int
+	drop    bool
 }
 
 // widePool bounds the distinct names wide bodies use over a run: more than
@@ -257,7 +271,8 @@ func loadBasePayloads() ([]*jobj, error) {
 }
 
 func newGenerator(seed uint64, bases []*jobj) *generator {
-	return &generator{rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), seed: seed, bases: bases, shapes: map[string]int{}}
+	return &generator{rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), seed: seed, bases: bases, shapes: map[string]int{},
+		muts: mutations, weight: mutationWeight}
 }
 
 // mutation changes a document. safe: a valid event stays a valid event.
@@ -283,13 +298,15 @@ var mutations = []mutation{
 	{"wide", 1, true, (*generator).wideFields},
 }
 
-var mutationWeight = func() int {
+var mutationWeight = totalWeight(mutations)
+
+func totalWeight(ms []mutation) int {
 	w := 0
-	for _, m := range mutations {
+	for _, m := range ms {
 		w += m.weight
 	}
 	return w
-}()
+}
 
 // next returns the next body: a base payload with a fresh event_id and,
 // mostly, one to four mutations; one in twenty is made invalid JSON.
@@ -297,6 +314,9 @@ func (g *generator) next() fuzzBody {
 	g.n++
 	doc := cloneJSON(choose(g, g.bases)).(*jobj)
 	doc.set("event_id", g.id())
+	if g.drop {
+		g.plantSecrets(doc)
+	}
 	body := fuzzBody{n: g.n, mustBeData: true}
 	if g.rng.IntN(100) >= 15 {
 		for range 1 + g.rng.IntN(4) {
@@ -324,8 +344,8 @@ func (g *generator) next() fuzzBody {
 func (g *generator) id() string { return fmt.Sprintf("pf%04x-%d", g.seed&0xffff, g.n) }
 
 func (g *generator) pickMutation() mutation {
-	w := g.rng.IntN(mutationWeight)
-	for _, m := range mutations {
+	w := g.rng.IntN(g.weight)
+	for _, m := range g.muts {
 		if w < m.weight {
 			return m
 		}
@@ -446,6 +466,9 @@ var intFields = [][]string{
 func (g *generator) hostileName(o *jobj) string {
 	if len(o.members) > 0 && g.rng.IntN(5) == 0 { // a case twin of a field it holds
 		k := choose(g, o.members).key
+		if k, ok := strings.CutPrefix(k, string(escRaw)); ok {
+			return "Twin_of_" + k // a name written with escapes: upper-casing could break them
+		}
 		if u := strings.ToUpper(k); u != k {
 			return u
 		}

@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,10 @@ import (
 // kept as text), a string that parses as a number counts as that number
 // too (numbers kept as text), and in SQLite an integer in a boolean column
 // counts as that boolean.
+//
+// With deselected fields (see pipefuzz_drop_test.go) a body's values are
+// those left once the deselected fields are removed, and a rejected body
+// from which they cannot be removed must be withheld instead.
 
 // leaf is one value in comparable form: "s" + string, "n" + canonical
 // number, "b" + true/false; hashed so long strings cost 16 bytes.
@@ -124,19 +129,44 @@ type expectation struct {
 	// mustBeData: see fuzzBody.
 	mustBeData bool
 	desc       string
+
+	// sha is the hex SHA-256 of the body sent, which a withheld rejection
+	// carries. withhold: fields are deselected and cannot be removed from
+	// it, so if rejected it must be withheld. rawMatch: its rejected body
+	// may be the body as sent (nothing was removed from it). forbidden:
+	// the values only its deselected fields held (forbiddenLeaves).
+	sha       string
+	withhold  bool
+	rawMatch  bool
+	forbidden []leaf
 }
 
-// expect computes the expectation of a body.
-func expect(b fuzzBody) expectation {
-	e := expectation{n: b.n, body: stringLeaf(normBody(string(b.raw))), mustBeData: b.mustBeData, desc: b.String()}
-	if !utf8.Valid(b.raw) {
-		return e
-	}
+// expect computes the expectation of a body when the tap removes the
+// fields at drop.
+func expect(b fuzzBody, drop [][]string) expectation {
+	sum := sha256.Sum256(b.raw)
+	e := expectation{n: b.n, body: stringLeaf(normBody(string(b.raw))), mustBeData: b.mustBeData, desc: b.String(),
+		sha: hex.EncodeToString(sum[:]), rawMatch: true}
+	// A body that is not JSON is withheld unless blank (nothing to hide).
+	e.withhold = len(drop) > 0 && len(bytes.TrimSpace(b.raw)) > 0
+	// Bytes that are not UTF-8 in its strings make a body no event, but
+	// JSON still: they decode, as the tap cleans them, to U+FFFD.
 	doc, err := decodeDoc(b.raw)
 	if err != nil {
 		return e
 	}
+	e.withhold = len(drop) > 0 && !removable(doc, drop)
+	if e.withhold {
+		e.doc, e.hasDoc = canonicalDoc(doc), true // found on rejected as sent: not withheld
+		return e
+	}
+	removed := removeDeselected(doc, drop)
+	e.rawMatch = len(removed) == 0
+	e.forbidden = forbiddenLeaves(removed, doc)
 	e.doc, e.hasDoc = canonicalDoc(doc), true
+	if !utf8.Valid(b.raw) {
+		return e
+	}
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return e
@@ -291,10 +321,38 @@ type warehouse struct {
 	// rejectedDocs counts rejected bodies that parse, by canonicalDoc.
 	rejectedDocs                                         map[leaf]int
 	dataRows, rejectedRows, errorRows, errorColumnValues int
+	// withheld counts rejected rows without body by body_sha256.
+	withheld     map[string]int
+	withheldRows []withheldRow
+	// leaks notes marked values (secretMark) found in any table, when
+	// the reader scanned for them; dataColumns are the columns of data.
+	leaks       []string
+	dataColumns map[string]bool
 }
 
 func newWarehouse() *warehouse {
-	return &warehouse{rows: map[string]map[leaf]bool{}, rejectedBodies: map[leaf]int{}, rejectedDocs: map[leaf]int{}}
+	return &warehouse{rows: map[string]map[leaf]bool{}, rejectedBodies: map[leaf]int{}, rejectedDocs: map[leaf]int{},
+		withheld: map[string]int{}, dataColumns: map[string]bool{}}
+}
+
+// addRejected adds a row of rejected (or the record of one set aside):
+// its body, or, when withheld, its digest.
+func (w *warehouse) addRejected(row map[string]any) {
+	if body, ok := row["body"].(string); ok {
+		w.addRejectedBody(body)
+		return
+	}
+	w.rejectedRows++
+	r := withheldRow{}
+	r.id, _ = row["rejection_id"].(string)
+	r.sha, _ = row["body_sha256"].(string)
+	r.reason, _ = row["reason"].(string)
+	if n, ok := row["body_bytes"].(json.Number); ok {
+		v, _ := n.Int64()
+		r.bytes = int(v)
+	}
+	w.withheld[r.sha]++
+	w.withheldRows = append(w.withheldRows, r)
 }
 
 // addDataRow adds a row of data (or a record set aside for stream data).
@@ -322,14 +380,23 @@ type bodyVerdict int
 const (
 	foundData bodyVerdict = iota
 	foundRejected
-	missing       // in neither
-	missingValues // its row lacks values
-	wrongStream   // mustBeData but only on rejected
+	foundWithheld
+	missing            // in neither
+	missingValues      // its row lacks values
+	wrongStream        // mustBeData but only on rejected
+	leakedValues       // its row holds a value of its deselected fields
+	notWithheld        // rejected with its body, which should have been withheld
+	needlesslyWithheld // withheld, though its deselected fields could be removed
 )
 
 func (w *warehouse) judge(e expectation, missingLeaves *int) bodyVerdict {
 	if e.isDoc && e.id != "" {
 		if set, ok := w.rows[e.id]; ok {
+			for _, l := range e.forbidden {
+				if set[l] {
+					return leakedValues
+				}
+			}
 			lost := 0
 			for _, l := range e.leaves {
 				if !set[l] {
@@ -345,11 +412,20 @@ func (w *warehouse) judge(e expectation, missingLeaves *int) bodyVerdict {
 			}
 		}
 	}
-	if w.onRejected(e) {
-		if e.mustBeData {
-			return wrongStream
-		}
+	withheld := w.withheld[e.sha] > 0
+	switch {
+	case e.mustBeData && (withheld || w.onRejected(e)):
+		return wrongStream
+	case e.withhold && withheld:
+		return foundWithheld
+	case e.withhold && w.onRejected(e):
+		return notWithheld
+	case e.withhold:
+		return missing
+	case w.onRejected(e):
 		return foundRejected
+	case withheld:
+		return needlesslyWithheld
 	}
 	return missing
 }
@@ -388,7 +464,7 @@ func (w *warehouse) missingLeaves(raw []byte, id string) []string {
 }
 
 func (w *warehouse) onRejected(e expectation) bool {
-	return w.rejectedBodies[e.body] > 0 || e.hasDoc && w.rejectedDocs[e.doc] > 0
+	return e.rawMatch && w.rejectedBodies[e.body] > 0 || e.hasDoc && w.rejectedDocs[e.doc] > 0
 }
 
 // checkSingerLine checks what the tap promises about a RECORD line, so that

@@ -18,21 +18,48 @@ type fuzzTarget struct {
 	name       string
 	sqlite     bool
 	flattening int
+	// drop: the tap runs with a catalog that deselects dropPaths (see
+	// pipefuzz_drop_test.go).
+	drop bool
 }
 
 var fuzzTargets = []fuzzTarget{
-	{"postgres-flat0", false, 0},
-	{"postgres-flat1", false, 1},
-	{"sqlite", true, 0},
-	{"sqlite-flat1", true, 1},
+	{"postgres-flat0", false, 0, false},
+	{"postgres-flat1", false, 1, false},
+	{"sqlite", true, 0, false},
+	{"sqlite-flat1", true, 1, false},
+	{"postgres-flat1-drop", false, 1, true},
+	{"sqlite-drop", true, 0, true},
 }
 
-// selectedTargets returns the targets of PIPEFUZZ_TARGETS, or the three of
-// the issue.
+// dropPaths returns the fields the target's tap runs deselected, or nil.
+func (ft fuzzTarget) dropPaths() [][]string {
+	if ft.drop {
+		return dropPaths
+	}
+	return nil
+}
+
+// Targets run when PIPEFUZZ_TARGETS is not set: shortTargets in the
+// short run (go test, make test), longTargets with PIPEFUZZ_DURATION (make
+// fuzz-pipeline). The deselection targets are long-run only: sqlite-drop
+// would add about 10 s to the short run, but fails until the open finding
+// of testdata/pipefuzz/deselected-dotted-names.txt is fixed.
+const (
+	shortTargets = "postgres-flat0,postgres-flat1,sqlite"
+	longTargets  = shortTargets + ",postgres-flat1-drop"
+)
+
+// selectedTargets returns the targets of PIPEFUZZ_TARGETS, or the default
+// ones.
 func selectedTargets(t *testing.T) []fuzzTarget {
 	names := os.Getenv("PIPEFUZZ_TARGETS")
-	if names == "" {
-		names = "postgres-flat0,postgres-flat1,sqlite"
+	switch {
+	case names != "":
+	case os.Getenv("PIPEFUZZ_DURATION") != "":
+		names = longTargets
+	default:
+		names = shortTargets
 	}
 	var out []fuzzTarget
 	for _, n := range strings.Split(names, ",") {
@@ -91,6 +118,7 @@ type fuzzPipeline struct {
 	dbPath    string // SQLite targets
 	tapCfg    string
 	targetCfg string
+	catalog   string // --catalog, when fields are deselected
 	logs      *os.File
 	tee       *os.File
 
@@ -123,6 +151,9 @@ func newFuzzPipeline(t *testing.T, bins fuzzBinaries, tgt fuzzTarget) *fuzzPipel
 	}
 	t.Cleanup(func() { _ = p.logs.Close(); _ = p.tee.Close() })
 	p.tapCfg = tapConfig(t, dir, p.addr, filepath.Join(dir, "spool"), map[string]any{"log_level": "warn"})
+	if tgt.drop {
+		p.catalog = writeDropCatalog(t, bins.tap, p.tapCfg, dir)
+	}
 	cfg := map[string]any{
 		"batch_size_rows":      200,
 		"max_batch_age":        "200ms",
@@ -200,6 +231,9 @@ func (p *fuzzPipeline) start() {
 	t.Helper()
 	p.runs++
 	args := tapArgs(t, p.dir, p.tapCfg, p.runs, p.lastState())
+	if p.catalog != "" {
+		args = append(args, "--catalog", p.catalog)
+	}
 	tapOutR, tapOutW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,8 @@ import (
 //
 //	PIPEFUZZ_SEED=n          replay a run (the seed is logged on every run)
 //	PIPEFUZZ_DURATION=10m    run that long per target instead of the short run
-//	PIPEFUZZ_TARGETS=a,b     targets to run (postgres-flat0, postgres-flat1, sqlite, sqlite-flat1)
+//	PIPEFUZZ_TARGETS=a,b     targets to run (postgres-flat0, postgres-flat1, sqlite, sqlite-flat1,
+//	                         postgres-flat1-drop, sqlite-drop: fields deselected, see pipefuzz_drop_test.go)
 //	PIPEFUZZ_DUMP=dir        write every acknowledged body there, in the case format
 //	PIPEFUZZ_CASES=glob      regression cases to replay (default testdata/pipefuzz/*.txt)
 //	PIPEFUZZ_BIN_DIR=dir     use the binaries there instead of building them
@@ -47,6 +48,11 @@ type fuzzRun struct {
 	status   map[int]int
 	restarts map[string]int
 	senders  int
+	// secretBodies counts acknowledged bodies holding a marked value;
+	// declared are the plain column names SCHEMA lines of data declared
+	// (see checkDropLine).
+	secretBodies int
+	declared     map[string]bool
 }
 
 func newFuzzRun(t *testing.T, p *fuzzPipeline) *fuzzRun {
@@ -150,8 +156,11 @@ func (r *fuzzRun) failStop(what string) {
 }
 
 func (r *fuzzRun) acknowledged(b fuzzBody) {
-	e := expect(b)
+	e := expect(b, r.p.tgt.dropPaths())
 	r.expected = append(r.expected, e)
+	if bytes.Contains(b.raw, []byte(secretMark)) {
+		r.secretBodies++
+	}
 	if e.id != "" {
 		r.byID[e.id] = b.n
 	}
@@ -222,6 +231,9 @@ func TestPipelineFuzz(t *testing.T) {
 			p := newFuzzPipeline(t, bins, tgt)
 			r := newFuzzRun(t, p)
 			gen := newGenerator(seed, bases)
+			if tgt.drop {
+				gen.deselecting()
+			}
 			rng := rand.New(rand.NewPCG(seed, 1)) // phases and restarts
 			p.start()
 			for phase := 0; ; phase++ {
@@ -298,9 +310,9 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 	t.Helper()
 	var w *warehouse
 	if r.p.tgt.sqlite {
-		w = readSQLiteWarehouse(t, r.p.dbPath)
+		w = readSQLiteWarehouse(t, r.p.dbPath, r.p.tgt.drop)
 	} else {
-		w = readPostgresWarehouse(t, r.p.dsn)
+		w = readPostgresWarehouse(t, r.p.dsn, r.p.tgt.drop)
 	}
 	verdicts := map[bodyVerdict]int{}
 	var failures []string
@@ -316,6 +328,12 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 			why = fmt.Sprintf("its data row lacks %d of its %d values", lost, len(e.leaves))
 		case wrongStream:
 			why = "a valid event, but it landed on rejected"
+		case leakedValues:
+			why = "its data row holds a value of a deselected field"
+		case notWithheld:
+			why = "on rejected with its body, which holds deselected fields that cannot be removed: it must be withheld"
+		case needlesslyWithheld:
+			why = "withheld, though its deselected fields could be removed: it must be on rejected without them"
 		default:
 			continue
 		}
@@ -337,6 +355,10 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 	figure(t, "target_exits_on_cut_line", r.p.tornExits)
 	figure(t, "found_in_data", verdicts[foundData])
 	figure(t, "found_in_rejected", verdicts[foundRejected])
+	if r.p.tgt.drop {
+		figure(t, "found_withheld", verdicts[foundWithheld])
+		figure(t, "acknowledged_with_deselected_values", r.secretBodies)
+	}
 	figure(t, "data_rows", len(w.rows))
 	figure(t, "rejected_rows", w.rejectedRows)
 	figure(t, "error_table_rows", w.errorRows)
@@ -353,4 +375,7 @@ func (r *fuzzRun) verify(seed uint64, elapsed time.Duration) {
 		t.Errorf("target-%s: %s", r.p.tgt.name, f)
 	}
 	r.checkTapOutput()
+	if r.p.tgt.drop {
+		r.checkDeselection(w)
+	}
 }

@@ -2,6 +2,7 @@ package reliability_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -93,7 +94,7 @@ func TestCheckSingerLine(t *testing.T) {
 
 func TestOracleJudge(t *testing.T) {
 	body := fuzzBody{n: 1, raw: []byte(`{"event_id":"e1","n":1e2,"s":"a\u0000b","b":true,"o":{"deep":[{"x":"y"}]},"dup":1,"dup":"last"}`)}
-	e := expect(body)
+	e := expect(body, nil)
 	if !e.isDoc || e.id != "e1" {
 		t.Fatalf("expectation %+v", e)
 	}
@@ -117,7 +118,7 @@ func TestOracleJudge(t *testing.T) {
 		t.Errorf("row plus _sdc_rejected_records: verdict %d, want foundData", v)
 	}
 	bad := fuzzBody{n: 2, raw: []byte("{\"event_id\":\"e2\",\"s\":\"\xff\"}"), mustBeData: false}
-	e2 := expect(bad)
+	e2 := expect(bad, nil)
 	w.addRejectedBody("{\"event_id\":\"e2\",\"s\":\"\uFFFD\"}")
 	if v := w.judge(e2, &lost); v != foundRejected {
 		t.Errorf("rejected body: verdict %d, want foundRejected", v)
@@ -126,7 +127,7 @@ func TestOracleJudge(t *testing.T) {
 	// NUL replaced, other key order) is still this body.
 	dup := fuzzBody{n: 3, raw: []byte(`{"event_id":"e3","event_id":5,"s":"a\u0000"}`)}
 	w.addRejectedBody("{\"s\":\"a\uFFFD\",\"event_id\":5}")
-	if v := w.judge(expect(dup), &lost); v != foundRejected {
+	if v := w.judge(expect(dup, nil), &lost); v != foundRejected {
 		t.Errorf("re-encoded rejected body: verdict %d, want foundRejected", v)
 	}
 	e.mustBeData = true
@@ -168,5 +169,123 @@ func TestCaseFileFormat(t *testing.T) {
 	desc, bodies := parseCaseFile(data)
 	if desc != "what it found" || len(bodies) != 3 || string(bodies[0]) != `{"a":1}` || string(bodies[1]) != "{\"b\":\n2}" || len(bodies[2]) != 0 {
 		t.Errorf("parseCaseFile: %q %q", desc, bodies)
+	}
+}
+
+// TestDropGenerator checks the deselection generator: its mutations all
+// occur, and every marked value it writes is in a deselected field or in
+// a body that must be withheld, so that a marked value in the warehouse is
+// a leak and never the generator's doing.
+func TestDropGenerator(t *testing.T) {
+	bases, err := loadBasePayloads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]bool{}
+	var secrets, withheld, valid int
+	for seed := range uint64(3) {
+		g := newGenerator(seed, bases).deselecting()
+		for range 600 {
+			b := g.next()
+			for _, tag := range b.tags {
+				f := strings.Fields(tag)
+				tags[f[0]] = true
+				if len(f) > 2 {
+					tags[f[0]+" "+f[2]] = true // secret: how
+				}
+			}
+			if !bytes.Contains(b.raw, []byte(secretMark)) {
+				continue
+			}
+			secrets++
+			e := expect(b, dropPaths)
+			if e.withhold {
+				withheld++
+				continue
+			}
+			doc, err := decodeDoc(b.raw)
+			if err != nil {
+				continue // blank
+			}
+			if b.mustBeData {
+				valid++
+			}
+			removeDeselected(doc, dropPaths)
+			out, _ := json.Marshal(doc)
+			if bytes.Contains(out, []byte(secretMark)) {
+				t.Fatalf("%s keeps a marked value once its deselected fields are removed:\n%s\n%s", b, b.raw, out)
+			}
+		}
+	}
+	for _, m := range dropMutations {
+		if !tags[m.name] {
+			t.Errorf("1800 bodies without mutation %s", m.name)
+		}
+	}
+	for _, how := range []string{"escaped-name", "repeated", "null", "json-text", "escaped-value", "plain"} {
+		if !tags["secret "+how] {
+			t.Errorf("1800 bodies without a secret written %s", how)
+		}
+	}
+	if secrets < 900 || withheld < 20 || valid < 300 {
+		t.Errorf("of 1800 bodies %d hold marked values, %d of them to be withheld, %d valid events: too few", secrets, withheld, valid)
+	}
+}
+
+func TestOracleDeselection(t *testing.T) {
+	body := func(n int, raw string, valid bool) expectation {
+		return expect(fuzzBody{n: n, raw: []byte(raw), mustBeData: valid}, dropPaths)
+	}
+	var lost int
+	// Escaped and repeated names: all removed; a case twin stays.
+	e := body(1, `{"event_id":"d1","data":{"recip\u0069ent":"SECRET-PII-1-1","recipient":"SECRET-PII-1-2","Recipient":"keep-1","identifiers":{"email":"SECRET-PII-1-3","id":"u1"}},"object_type_type":"SECRET-PII-1-4"}`, true)
+	if e.withhold || e.rawMatch || len(e.forbidden) != 3 { // the first duplicate is collapsed, not removed
+		t.Fatalf("expectation %+v", e)
+	}
+	w := newWarehouse()
+	w.addData(map[string]any{"event_id": "d1", "data": map[string]any{"Recipient": "keep-1", "identifiers": map[string]any{"id": "u1"}}})
+	if v := w.judge(e, &lost); v != foundData {
+		t.Errorf("row without the deselected fields: verdict %d, want foundData", v)
+	}
+	w.addData(map[string]any{"event_id": "d1", "data__recipient": "SECRET-PII-1-2"})
+	if v := w.judge(e, &lost); v != leakedValues {
+		t.Errorf("row with a deselected value: verdict %d, want leakedValues", v)
+	}
+	// Not removable: data a string, identifiers an array, not JSON, a JSON array.
+	for i, raw := range []string{`{"event_id":"d2","data":"{\"recipient\":\"SECRET-PII-2-1\"}"}`,
+		`{"event_id":"d3","data":{"identifiers":[{"email":"SECRET-PII-3-1"}]}}`, `{"event_id":"d4",`, `[{"data":{}}]`, "{\"s\":1}\xff"} {
+		e := body(10+i, raw, false)
+		if !e.withhold {
+			t.Errorf("%s: not to be withheld", raw)
+		}
+		w := newWarehouse()
+		w.addRejectedBody(raw)
+		if v := w.judge(e, &lost); v != notWithheld {
+			t.Errorf("%s on rejected with its body: verdict %d, want notWithheld", raw, v)
+		}
+		w.addRejected(map[string]any{"rejection_id": "s:1", "body": nil, "body_sha256": e.sha})
+		if v := w.judge(e, &lost); v != foundWithheld {
+			t.Errorf("%s withheld: verdict %d, want foundWithheld", raw, v)
+		}
+	}
+	// Removable: null on the path, blank, null, bytes that are not UTF-8 in a string (they become U+FFFD).
+	for _, raw := range []string{"{\"s\":\"\xff\"}", `{"event_id":"d5","data":null,"recipient":"keep"}`, `{"event_id":"d6","data":{"identifiers":null}}`, "", " ", "null"} {
+		if e := body(20, raw, false); e.withhold || !e.rawMatch {
+			t.Errorf("%q: withhold %v, rawMatch %v; want false, true", raw, e.withhold, e.rawMatch)
+		}
+	}
+	e = body(30, `{"event_id":"d7","data":{"recipient":{"a":"SECRET-PII-7-1"}},"x":1}`, false)
+	w = newWarehouse()
+	w.addRejectedBody(`{"event_id":"d7","data":{"recipient":{"a":"SECRET-PII-7-1"}},"x":1}`)
+	if v := w.judge(e, &lost); v != missing {
+		t.Errorf("rejected body as sent, deselected field included: verdict %d, want missing", v)
+	}
+	w.addRejected(map[string]any{"body": nil, "body_sha256": e.sha})
+	if v := w.judge(e, &lost); v != needlesslyWithheld {
+		t.Errorf("removable body withheld: verdict %d, want needlesslyWithheld", v)
+	}
+	w.addRejectedBody(`{"event_id":"d7","data":{},"x":1}`)
+	if v := w.judge(e, &lost); v != foundRejected {
+		t.Errorf("rejected body without the deselected field: verdict %d, want foundRejected", v)
 	}
 }

@@ -44,6 +44,9 @@ func (r *fuzzRun) checkTapOutput() {
 		offset += int64(len(line))
 		atEOF := !bytes.HasSuffix(line, []byte("\n")) // the tap was killed mid-line at the end
 		line = bytes.TrimRight(line, "\n")
+		if r.p.tgt.drop {
+			bad = append(bad, r.checkDropLine(n, line)...)
+		}
 		var m struct{ Type string }
 		if err := json.Unmarshal(line, &m); err != nil {
 			if r.p.torn[offset] || atEOF {
@@ -170,8 +173,9 @@ func (c *jsonbChecker) finish() []jsonbError {
 }
 
 // readPostgresWarehouse reads data, rejected and _sdc_rejected_records of
-// schema cio, each row as JSON (row_to_json).
-func readPostgresWarehouse(t *testing.T, dsn string) *warehouse {
+// schema cio, each row as JSON (row_to_json); with scan, every table of
+// cio, and the columns of data.
+func readPostgresWarehouse(t *testing.T, dsn string, scan bool) *warehouse {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -212,14 +216,37 @@ func readPostgresWarehouse(t *testing.T, dsn string) *warehouse {
 		each(`SELECT row_to_json(d)::text FROM cio.data d`, func(row map[string]any) { w.addData(row) })
 	}
 	if exists("rejected") {
-		each(`SELECT row_to_json(r)::text FROM cio.rejected r`, func(row map[string]any) {
-			if body, ok := row["body"].(string); ok {
-				w.addRejectedBody(body)
-			}
-		})
+		each(`SELECT row_to_json(r)::text FROM cio.rejected r`, w.addRejected)
 	}
 	if exists("_sdc_rejected_records") {
 		each(`SELECT row_to_json(e)::text FROM cio._sdc_rejected_records e`, w.addErrorRecord)
+	}
+	if !scan {
+		return w
+	}
+	var tables []string
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'cio'`)
+	if err == nil {
+		tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		each(fmt.Sprintf(`SELECT row_to_json(x)::text FROM cio.%s x`, pgx.Identifier{table}.Sanitize()),
+			func(row map[string]any) { w.scanSecrets("table "+table, row) })
+	}
+	rows, err = conn.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = 'cio' AND table_name = 'data'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cols {
+		w.dataColumns[c] = true
+		w.scanSecrets("column name of data", c)
 	}
 	return w
 }
@@ -246,8 +273,8 @@ func (w *warehouse) addErrorRecord(row map[string]any) {
 	}
 	obj, _ := rec.(map[string]any)
 	if row["stream"] == "rejected" {
-		if body, ok := obj["body"].(string); ok {
-			w.addRejectedBody(body)
+		if obj != nil {
+			w.addRejected(obj)
 		}
 		return
 	}
@@ -286,7 +313,7 @@ func keyOf(v any) string {
 
 // readSQLiteWarehouse reads the same from target-sqlite's database file,
 // each value by the logical type _sdc_columns records for its column.
-func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
+func readSQLiteWarehouse(t *testing.T, path string, scan bool) *warehouse {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -339,6 +366,11 @@ func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if table == "data" {
+			for _, c := range cols {
+				w.dataColumns[c] = true
+			}
+		}
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
 		for i := range vals {
@@ -359,12 +391,13 @@ func readSQLiteWarehouse(t *testing.T, path string) *warehouse {
 		}
 	}
 	each("data", w.addData)
-	each("rejected", func(row map[string]any) {
-		if body, ok := row["body"].(string); ok {
-			w.addRejectedBody(body)
-		}
-	})
+	each("rejected", w.addRejected)
 	each("_sdc_rejected_records", w.addErrorRecord)
+	if scan {
+		for table := range tables {
+			each(table, func(row map[string]any) { w.scanSecrets("table "+table, row) })
+		}
+	}
 	return w
 }
 
