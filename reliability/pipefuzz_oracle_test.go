@@ -387,6 +387,7 @@ const (
 	leakedValues       // its row holds a value of its deselected fields
 	notWithheld        // rejected with its body, which should have been withheld
 	needlesslyWithheld // withheld, though its deselected fields could be removed
+	superseded         // its row was replaced by another body's with the same event_id
 )
 
 func (w *warehouse) judge(e expectation, missingLeaves *int) bodyVerdict {
