@@ -208,7 +208,8 @@ func fuzzSeed(t *testing.T) uint64 {
 
 // TestPipelineFuzz is the pipeline fuzzer. The short run (part of
 // `go test ./reliability`) posts about 300 bodies per target with two
-// restarts; PIPEFUZZ_DURATION=10m runs as long per target.
+// restarts; PIPEFUZZ_DURATION=10m runs as long per target (see
+// selectedTargets for which targets run).
 func TestPipelineFuzz(t *testing.T) {
 	pg.Require(t)
 	seed := fuzzSeed(t)
