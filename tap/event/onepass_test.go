@@ -255,15 +255,7 @@ func BenchmarkClassifyPaths(b *testing.B) {
 	c := newClassifier(b, nil)
 	body := samplePayloads(b)["email_sent.json"]
 	for name, classify := range map[string]func([]byte) Result{"one-pass": c.Classify, "decoded": c.classifyDecoded} {
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if res := classify(body); res.Reason != "" {
-					b.Fatal(res.Reason)
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { benchClassify(b, classify, body) })
 	}
 }
 
@@ -272,13 +264,7 @@ func BenchmarkClassifyPaths(b *testing.B) {
 func BenchmarkClassifyDeselected(b *testing.B) {
 	c := newClassifier(b, [][]string{{"data", "recipient"}})
 	body := samplePayloads(b)["email_sent.json"]
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := c.Classify(body); res.Reason != "" {
-			b.Fatal(res.Reason)
-		}
-	}
+	benchClassify(b, c.Classify, body)
 }
 
 // TestOnePassRemovesDeselected: the one pass takes bodies with deselected

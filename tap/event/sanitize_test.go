@@ -389,13 +389,7 @@ func BenchmarkClassifyUnclean(b *testing.B) {
 	if !bytes.Contains(body, []byte(`\u0000`)) {
 		b.Fatal("no subject to put a NUL in")
 	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := c.Classify(body); res.Reason != "" {
-			b.Fatal(res.Reason)
-		}
-	}
+	benchClassify(b, c.Classify, body)
 }
 
 // BenchmarkCleanPath compares what Classify does to a clean body's bytes
